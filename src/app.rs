@@ -1,0 +1,133 @@
+//! `switchboard serve`: the daemon. Opens the database, starts the outbox worker and the HTTP
+//! listener (health endpoints now; the forms and API build on the same router), and stops
+//! cleanly on Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::outbox::worker::{self, FileTransport};
+use crate::store::Store;
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+}
+
+/// Runs until a shutdown signal.
+pub async fn serve(settings: Settings) -> ExitCode {
+    let engine = match Engine::load(settings) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "switchboard: not started; fix the problems above (`switchboard rules check`, `switchboard templates check`)"
+            );
+            return ExitCode::from(crate::cli::exit::CONFIG);
+        }
+    };
+    let settings = engine.settings.clone();
+    let store = match Store::open(&settings.database.url, settings.database.busy_timeout).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(if e.is_temporary() {
+                crate::cli::exit::TEMPFAIL
+            } else {
+                1
+            });
+        }
+    };
+    if settings.outbound.transport != crate::config::Transport::File {
+        eprintln!(
+            "switchboard: outbound.transport = \"smtp\" is not available in this version; use \"file\""
+        );
+        return ExitCode::from(crate::cli::exit::CONFIG);
+    }
+    let listener = match tokio::net::TcpListener::bind(&settings.web.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "switchboard: cannot listen on {}: {e} (set [web] listen or SWITCHBOARD_WEB_LISTEN)",
+                settings.web.listen
+            );
+            return ExitCode::from(crate::cli::exit::CONFIG);
+        }
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (stop, stopped) = watch::channel(false);
+    let outbox = tokio::spawn(worker::run(
+        store.clone(),
+        FileTransport::new(&settings.outbound.dir),
+        settings.outbound.retry_for,
+        Duration::from_millis(500),
+        stopped.clone(),
+    ));
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(AppState {
+            store: store.clone(),
+        });
+    tracing::info!(%address, rules = engine.rules.rule_count(), outbox = %settings.outbound.dir.display(), "Switchboard is listening.");
+    // Printed on stdout so scripts (and tests) can find a port chosen by the system.
+    println!("listening on http://{address}");
+    let mut stopped_http = stopped.clone();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = stopped_http.changed().await;
+    });
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("Shutting down.");
+        let _ = stop.send(true);
+    });
+    let result = server.await;
+    signals.abort();
+    let _ = outbox.await;
+    store.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: HTTP server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,177 @@
+//! Typed settings (`switchboard.toml`), as the daemon and the CLI use them.
+
+mod duration;
+mod load;
+
+pub use duration::{parse_duration, parse_rate};
+pub use load::{ConfigError, load};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Every setting, with relative paths already resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The folder relative paths were resolved against.
+    pub root: PathBuf,
+    /// Desk identity and behaviour.
+    pub desk: Desk,
+    /// Folders for rules, templates and runtime state.
+    pub paths: Paths,
+    /// Where tickets are kept.
+    pub database: Database,
+    /// The HTTP listener.
+    pub web: Web,
+    /// How acknowledgements and notifications leave.
+    pub outbound: Outbound,
+    /// Size budgets for input.
+    pub limits: Limits,
+    /// IMAP mailboxes to read (none: no e-mail intake).
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// `[desk]`
+#[derive(Debug, Clone)]
+pub struct Desk {
+    /// Shown in mails and pages.
+    pub name: String,
+    /// `SD` in `SD-1042`.
+    pub ticket_prefix: String,
+    /// Language when nothing better is known.
+    pub default_language: String,
+    /// Site whose clock counts when the requester's site is unknown.
+    pub default_site: String,
+    /// Base of links in mails.
+    pub public_url: String,
+    /// File holding the desk's secret key.
+    pub secret_file: PathBuf,
+    /// At most this many acknowledgements per sender ...
+    pub ack_limit_count: u32,
+    /// ... in this window.
+    pub ack_limit_window: Duration,
+}
+
+/// `[paths]`
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Rule files.
+    pub rules: PathBuf,
+    /// Templates (override the built-in ones file by file).
+    pub templates: PathBuf,
+    /// Runtime state.
+    pub var: PathBuf,
+}
+
+/// `[database]`
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// `sqlite://...` URL, with a relative path resolved against the config folder.
+    pub url: String,
+    /// How long a writer waits on a lock.
+    pub busy_timeout: Duration,
+}
+
+/// `[web]`
+#[derive(Debug, Clone)]
+pub struct Web {
+    /// Address and port to listen on.
+    pub listen: String,
+}
+
+/// How outgoing mail leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// One `.eml` file per message in a folder.
+    File,
+    /// An SMTP relay.
+    Smtp,
+}
+
+/// `[outbound]`
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// File or SMTP.
+    pub transport: Transport,
+    /// The folder of the file transport.
+    pub dir: PathBuf,
+    /// The SMTP relay.
+    pub smtp_url: String,
+    /// Our From header.
+    pub from: String,
+    /// Our bare From address (lowercase).
+    pub from_address: String,
+    /// How long temporary failures are retried.
+    pub retry_for: Duration,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Messages above this are not parsed.
+    pub max_message_bytes: usize,
+    /// Body text is cut here.
+    pub max_body_chars: usize,
+    /// HTML above this gets the cheap tag stripper.
+    pub max_html_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 30 * 1024 * 1024,
+            max_body_chars: 200_000,
+            max_html_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[[mailbox]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mailbox {
+    /// A short name for logs.
+    pub name: String,
+    /// `imap://` or `imaps://`.
+    pub url: String,
+    /// Login name.
+    pub username: String,
+    /// Variable holding the password.
+    #[serde(default)]
+    pub password_env: String,
+    /// Folder to read.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// What to do after the commit.
+    #[serde(default = "default_after")]
+    pub after: String,
+    /// Our own address at this mailbox.
+    #[serde(default)]
+    pub address: String,
+    /// Extra CA certificate to trust.
+    #[serde(default)]
+    pub ca_file: String,
+}
+
+fn default_folder() -> String {
+    "INBOX".to_owned()
+}
+
+fn default_after() -> String {
+    "move:Processed".to_owned()
+}
+
+impl Settings {
+    /// Our own addresses: the outbound From and every mailbox address (loop guard).
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut own = vec![self.outbound.from_address.clone()];
+        for mailbox in &self.mailboxes {
+            if !mailbox.address.is_empty() {
+                own.push(crate::domain::normalize_address(&mailbox.address));
+            }
+        }
+        own.retain(|a| !a.is_empty());
+        own
+    }
+}

@@ -1,0 +1,139 @@
+//! Everything a running desk needs, loaded and checked once: settings, rules, templates and
+//! the desk's secret key.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::outbox::templates::Templates;
+use crate::pipeline::Desk;
+use crate::rules::RuleSet;
+
+/// Why the desk cannot start: each problem with its file and position.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Rule files are invalid.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rules(Vec<crate::rules::Diagnostic>),
+    /// Templates are invalid.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Templates(Vec<crate::outbox::templates::TemplateProblem>),
+    /// The secret key could not be read or made.
+    #[error("{0}")]
+    Secret(String),
+}
+
+/// Loaded configuration, rules, templates and key.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Rules.
+    pub rules: Arc<RuleSet>,
+    /// Templates.
+    pub templates: Arc<Templates>,
+    /// Keys our Message-IDs (and later links and cookies).
+    pub key: Arc<Vec<u8>>,
+    /// Our own addresses.
+    pub own_addresses: Arc<Vec<String>>,
+}
+
+impl Engine {
+    /// Loads templates, then rules (which may name templates), then the key.
+    pub fn load(settings: Settings) -> Result<Engine, EngineError> {
+        let templates =
+            Templates::load(&settings.paths.templates).map_err(EngineError::Templates)?;
+        let rules = load_rules(&settings, &templates)?;
+        let key = secret_key(&settings.desk.secret_file)?;
+        let own_addresses = settings.own_addresses();
+        Ok(Engine {
+            settings: Arc::new(settings),
+            rules: Arc::new(rules),
+            templates: Arc::new(templates),
+            key: Arc::new(key),
+            own_addresses: Arc::new(own_addresses),
+        })
+    }
+
+    /// The desk-wide values the pipeline reads.
+    pub fn desk(&self) -> Desk<'_> {
+        Desk {
+            own_addresses: &self.own_addresses,
+            default_language: &self.settings.desk.default_language,
+            default_site: &self.settings.desk.default_site,
+            ack_limit: self.settings.desk.ack_limit_count,
+        }
+    }
+}
+
+/// Loads and checks the rules folder, including the desk's default site.
+pub fn load_rules(settings: &Settings, templates: &Templates) -> Result<RuleSet, EngineError> {
+    let rules = crate::rules::load_dir(&settings.paths.rules, &templates.purposes())
+        .map_err(EngineError::Rules)?;
+    if !rules.sites.is_empty() && !rules.sites.contains_key(&settings.desk.default_site) {
+        return Err(EngineError::Rules(vec![crate::rules::Diagnostic {
+            file: settings.paths.rules.clone(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "desk.default_site is \"{}\" but no site has that id; add it to the rules or change the config",
+                settings.desk.default_site
+            ),
+        }]));
+    }
+    Ok(rules)
+}
+
+/// The desk's secret: `SWITCHBOARD_DESK_SECRET`, else the secret file, made on first start.
+fn secret_key(path: &Path) -> Result<Vec<u8>, EngineError> {
+    if let Ok(secret) = std::env::var("SWITCHBOARD_DESK_SECRET")
+        && !secret.trim().is_empty()
+    {
+        return Ok(secret.trim().as_bytes().to_vec());
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().as_bytes().to_vec()),
+        Ok(_) => {
+            return Err(EngineError::Secret(format!(
+                "{} holds fewer than 32 characters; delete it to have a new one made",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(EngineError::Secret(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret = hex::encode(bytes);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| EngineError::Secret(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    write_private(path, &secret)
+        .map_err(|e| EngineError::Secret(format!("cannot write {}: {e}", path.display())))?;
+    // Read back: when two processes start at once, both use the file that won.
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().as_bytes().to_vec())
+        .map_err(|e| EngineError::Secret(format!("cannot read {}: {e}", path.display())))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => file.write_all(text.as_bytes()),
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,310 @@
+//! Builds the acknowledgement and the agent's notification as complete RFC 5322 messages,
+//! with the headers every auto-reply must carry.
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use serde::Serialize;
+
+use super::templates::{Rendered, TemplateProblem, Templates};
+use crate::domain::TicketRef;
+use crate::store::OutboxRow;
+
+/// Why a message could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// The template failed.
+    #[error(transparent)]
+    Template(#[from] TemplateProblem),
+    /// An address or header was unusable.
+    #[error("cannot build the message: {0}")]
+    Message(String),
+}
+
+/// What the acknowledgement template gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct AckData {
+    /// `SD-1042`.
+    pub reference: String,
+    /// The requester's subject, cleaned of prefixes.
+    pub subject: String,
+    /// First name, or null to greet without one.
+    pub first_name: Option<String>,
+    /// One line restating the request.
+    pub summary: String,
+    /// The agent's first name, or null when the team has it.
+    pub agent_first_name: Option<String>,
+    /// The team's name.
+    pub team_name: String,
+    /// "Monday 23 November, 14:55 (Warsaw time)".
+    pub promised: String,
+    /// Whether a secret was removed.
+    pub secrets_found: bool,
+    /// "Call us" number.
+    pub desk_phone: String,
+    /// The requester's status page.
+    pub status_url: String,
+    /// The desk's name.
+    pub desk_name: String,
+}
+
+/// What the agent's notification template gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifyData {
+    /// `SD-1042`.
+    pub reference: String,
+    /// Subject.
+    pub subject: String,
+    /// One line restating the request.
+    pub summary: String,
+    /// The agent's first name.
+    pub agent_first_name: String,
+    /// Requester, as "Name <address>".
+    pub requester: String,
+    /// The requester's site name.
+    pub site_name: String,
+    /// Priority word.
+    pub priority: String,
+    /// Category.
+    pub category: String,
+    /// Due time.
+    pub promised: String,
+    /// Why this agent.
+    pub route_reason: String,
+    /// Whether a secret was removed.
+    pub secrets_found: bool,
+    /// The desk's name.
+    pub desk_name: String,
+}
+
+/// Sender identity and keys for outgoing mail.
+#[derive(Debug, Clone)]
+pub struct Sender<'a> {
+    /// Our From header.
+    pub from: &'a str,
+    /// Our bare address (its domain names our Message-IDs).
+    pub from_address: &'a str,
+    /// Key for signed Message-IDs.
+    pub key: &'a [u8],
+}
+
+/// A message of `kind` (`ack`, `notify`) about `ticket` to `recipient`, rendered from the
+/// template `purpose` in `language`.
+#[allow(clippy::too_many_arguments)]
+pub fn compose(
+    templates: &Templates,
+    sender: &Sender<'_>,
+    (kind, purpose): (&'static str, &str),
+    ticket: &TicketRef,
+    recipient: (&str, Option<&str>),
+    language: &str,
+    data: &impl Serialize,
+    replying_to: Option<(&str, &[String])>,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, ComposeError> {
+    let rendered = templates.render(purpose, language, data)?;
+    let id = new_id();
+    let domain = crate::domain::address_domain(sender.from_address);
+    let message_id = crate::pipeline::thread::our_message_id(sender.key, ticket, &id, domain);
+    let body = build(sender, recipient, &rendered, &message_id, replying_to, now)?;
+    Ok(OutboxRow {
+        id,
+        kind,
+        recipient: recipient.0.to_owned(),
+        message_id,
+        subject: rendered.subject,
+        body,
+    })
+}
+
+fn build(
+    sender: &Sender<'_>,
+    (address, name): (&str, Option<&str>),
+    rendered: &Rendered,
+    message_id: &str,
+    replying_to: Option<(&str, &[String])>,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, ComposeError> {
+    let bad = |e: &dyn std::fmt::Display| ComposeError::Message(e.to_string());
+    let from: Mailbox = sender.from.parse().map_err(|e| bad(&e))?;
+    let to = Mailbox::new(
+        name.map(str::to_owned),
+        address.parse().map_err(|e| bad(&e))?,
+    );
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(rendered.subject.clone())
+        .date(now.into())
+        .message_id(Some(format!("<{message_id}>")));
+    if let Some((parent, references)) = replying_to {
+        builder = builder.in_reply_to(format!("<{parent}>"));
+        let mut chain: Vec<String> = references.iter().map(|r| format!("<{r}>")).collect();
+        chain.push(format!("<{parent}>"));
+        builder = builder.references(chain.join(" "));
+    }
+    let mut message = match &rendered.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            rendered.text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(rendered.text.clone())),
+    }
+    .map_err(|e| bad(&e))?;
+    let headers = message.headers_mut();
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("Auto-Submitted"),
+        "auto-replied".to_owned(),
+    ));
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+        "All".to_owned(),
+    ));
+    Ok(message.formatted())
+}
+
+/// A random 128-bit id in hex: outbox ids, file names, status-link tokens.
+pub fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}
+
+/// "Monday 23 November, 14:55 (Warsaw time)" on the site's clock.
+pub fn promised_text(due: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let local = due.with_timezone(&tz);
+    let city = tz
+        .name()
+        .rsplit('/')
+        .next()
+        .unwrap_or("UTC")
+        .replace('_', " ");
+    format!("{} ({city} time)", local.format("%A %-d %B, %H:%M"))
+}
+
+/// The first name to greet someone by: from "Kowalska, Anna", "Anna Kowalska", "Анна
+/// Иванова", or the address ("anna.kowalska@…"); `None` when nothing looks like a name.
+pub fn first_name(name: Option<&str>, address: Option<&str>) -> Option<String> {
+    // A display name with digits or an @ is a role or an address, not a person.
+    if let Some(name) = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && !n.contains('@') && !n.chars().any(|c| c.is_ascii_digit()))
+    {
+        let given = match name.split_once(',') {
+            Some((_, given)) if !given.trim().is_empty() => given.trim(),
+            _ => name,
+        };
+        let first = given.split_whitespace().next().unwrap_or("");
+        if first.chars().any(char::is_alphabetic)
+            && first
+                .chars()
+                .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+        {
+            return Some(capitalize(first));
+        }
+    }
+    let local = address?.split('@').next()?;
+    let first = local.split(['.', '_', '-']).next()?;
+    const GENERIC: [&str; 8] = [
+        "info", "admin", "support", "office", "it", "helpdesk", "contact", "mail",
+    ];
+    if first.chars().count() < 2
+        || !first.chars().all(char::is_alphabetic)
+        || GENERIC.contains(&first)
+        || !local.contains(['.', '_', '-'])
+    {
+        return None;
+    }
+    Some(capitalize(first))
+}
+
+fn capitalize(word: &str) -> String {
+    let lower = word.to_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// One line that restates the request: the subject, else the first sentence of the text.
+pub fn summary(subject: &str, text: &str) -> String {
+    let subject = subject.trim();
+    let source = if subject.chars().filter(|c| c.is_alphabetic()).count() >= 4 {
+        subject.to_owned()
+    } else {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let end = flat
+            .find(['.', '!', '?'])
+            .map(|i| i + 1)
+            .unwrap_or(flat.len());
+        flat[..end].to_owned()
+    };
+    if source.chars().count() <= 140 {
+        return if source.is_empty() {
+            "(no subject)".to_owned()
+        } else {
+            source
+        };
+    }
+    let cut: String = source.chars().take(140).collect();
+    let cut = cut
+        .rsplit_once(' ')
+        .map(|(head, _)| head.to_owned())
+        .unwrap_or(cut);
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_names_come_from_the_best_source() {
+        let cases = [
+            (Some("Kowalska, Anna"), None, Some("Anna")),
+            (Some("Anna Kowalska"), None, Some("Anna")),
+            (Some("Анна Иванова"), None, Some("Анна")),
+            (Some("JAN NOWAK"), None, Some("Jan")),
+            (Some("Müller, Jürgen"), None, Some("Jürgen")),
+            (None, Some("anna.kowalska@example.com"), Some("Anna")),
+            (None, Some("ivan_horvat@example.com"), Some("Ivan")),
+            (None, Some("info@example.com"), None),
+            (None, Some("jsmith@example.com"), None),
+            (
+                Some("support@example.com"),
+                Some("support@example.com"),
+                None,
+            ),
+            (Some("IT-Team 42"), Some("x9@example.com"), None),
+        ];
+        for (name, address, expected) in cases {
+            assert_eq!(
+                first_name(name, address).as_deref(),
+                expected,
+                "{name:?} {address:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn summaries_restate_in_one_line() {
+        assert_eq!(summary("Printer jammed", "whatever"), "Printer jammed");
+        assert_eq!(
+            summary("", "The VPN drops every hour. It started Monday."),
+            "The VPN drops every hour."
+        );
+        let long = "word ".repeat(60);
+        assert!(summary(&long, "").chars().count() <= 141);
+    }
+
+    #[test]
+    fn promises_are_local_times() {
+        let due = DateTime::parse_from_rfc3339("2026-11-23T13:55:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            promised_text(due, chrono_tz::Europe::Warsaw),
+            "Monday 23 November, 14:55 (Warsaw time)"
+        );
+    }
+}

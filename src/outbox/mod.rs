@@ -1,0 +1,6 @@
+//! Outgoing mail: composing it, the templates it is rendered from, and the worker that
+//! delivers the outbox — the only part of Switchboard that sends anything.
+
+pub mod compose;
+pub mod templates;
+pub mod worker;

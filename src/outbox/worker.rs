@@ -1,0 +1,146 @@
+//! Drains the outbox: every due message is delivered by the configured transport and marked;
+//! temporary failures are retried with back-off until `retry_for` has passed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use crate::store::{OutboxItem, Store, StoreError};
+
+/// A delivery failure: temporary ones are retried.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth trying again later.
+    #[error("temporary: {0}")]
+    Temporary(String),
+    /// Will never succeed.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Writes each message as `<id>.eml` into a folder (the embedded default transport).
+#[derive(Debug, Clone)]
+pub struct FileTransport {
+    dir: PathBuf,
+}
+
+impl FileTransport {
+    /// A transport writing into `dir` (created when missing).
+    pub fn new(dir: &Path) -> FileTransport {
+        FileTransport {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Writes atomically (temporary file, then rename), so a reader never sees half a message
+    /// and a crash between the write and the database update leaves the same file again.
+    pub async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let temporary =
+            |e: std::io::Error| DeliveryError::Temporary(format!("{}: {e}", self.dir.display()));
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(temporary)?;
+        let name: String = item
+            .id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let final_path = self.dir.join(format!("{name}.eml"));
+        let partial = self.dir.join(format!(".{name}.eml.part"));
+        tokio::fs::write(&partial, &item.body)
+            .await
+            .map_err(temporary)?;
+        tokio::fs::rename(&partial, &final_path)
+            .await
+            .map_err(temporary)?;
+        Ok(())
+    }
+}
+
+/// Back-off after `attempts` failures: 30 s doubling, at most an hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(0, 7)).unwrap_or(7);
+    Duration::from_secs((30u64 << exponent).min(3600))
+}
+
+/// Delivers everything due now; returns how many were sent.
+pub async fn drain_once(
+    store: &Store,
+    transport: &FileTransport,
+    retry_for: Duration,
+) -> Result<usize, StoreError> {
+    let mut sent = 0;
+    loop {
+        let now = Utc::now();
+        let due = store.due_outbox(now, 200).await?;
+        if due.is_empty() {
+            return Ok(sent);
+        }
+        let batch = due.len();
+        for item in due {
+            match transport.deliver(&item).await {
+                Ok(()) => {
+                    store.mark_sent(&item.id, Utc::now()).await?;
+                    sent += 1;
+                }
+                Err(DeliveryError::Permanent(reason)) => {
+                    tracing::warn!(outbox_id = %item.id, %reason, "Delivery failed for good.");
+                    store.mark_attempt_failed(&item.id, &reason, None).await?;
+                }
+                Err(DeliveryError::Temporary(reason)) => {
+                    let next = now
+                        + chrono::Duration::from_std(backoff(item.attempts)).unwrap_or_default();
+                    let expires =
+                        item.created_at + chrono::Duration::from_std(retry_for).unwrap_or_default();
+                    let retry_at = (next < expires).then_some(next);
+                    tracing::warn!(outbox_id = %item.id, %reason, retry = retry_at.is_some(), "Delivery failed.");
+                    store
+                        .mark_attempt_failed(&item.id, &reason, retry_at)
+                        .await?;
+                }
+            }
+        }
+        if batch < 200 {
+            return Ok(sent);
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true, checking for due mail every `interval`.
+pub async fn run(
+    store: Store,
+    transport: FileTransport,
+    retry_for: Duration,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match drain_once(&store, &transport, retry_for).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(sent, "Outbox delivered."),
+            Err(e) => tracing::error!(error = %e, "Outbox worker could not read the database."),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(0), Duration::from_secs(30));
+        assert_eq!(backoff(1), Duration::from_secs(60));
+        assert_eq!(backoff(20), Duration::from_secs(3600));
+    }
+}

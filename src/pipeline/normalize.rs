@@ -1,0 +1,448 @@
+//! E-mail bytes → [`Intake`]: MIME and charsets by mail-parser, HTML to text, quotes split off.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
+
+use super::quote;
+use crate::config::Limits;
+use crate::domain::{Channel, normalize_address};
+use crate::intake::{Attachment, Intake};
+
+/// Why bytes could not become an intake at all (the `rejected` outcome).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Nothing in it.
+    #[error("empty")]
+    Empty,
+    /// Not an e-mail message.
+    #[error("unparseable")]
+    Unparseable,
+    /// The MIME parser failed on it.
+    #[error("parser-failure")]
+    ParserFailure,
+}
+
+impl Rejection {
+    /// The kebab-case reason word.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Empty => "empty",
+            Rejection::Unparseable => "unparseable",
+            Rejection::ParserFailure => "parser-failure",
+        }
+    }
+}
+
+/// Parses one e-mail message. A parser panic on hostile input becomes a rejection: one bad
+/// message must never stop the intake.
+pub fn normalize_email(
+    raw: &[u8],
+    source_key: String,
+    received_at: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Intake, Rejection> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse_email(raw, source_key, received_at, limits)
+    }))
+    .unwrap_or(Err(Rejection::ParserFailure))
+}
+
+fn parse_email(
+    raw: &[u8],
+    source_key: String,
+    received_at: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Intake, Rejection> {
+    let bytes = strip_leading_junk(raw);
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Rejection::Empty);
+    }
+    let message = MessageParser::default()
+        .parse(bytes)
+        .ok_or(Rejection::Unparseable)?;
+    if message.headers().is_empty() {
+        return Err(Rejection::Unparseable);
+    }
+
+    let (from, name) = first_address(message.from());
+    let subject = fix_raw_8bit_subject(&message, bytes);
+    let body = truncate_chars(body_text(&message, limits), limits.max_body_chars);
+    let new_text = quote::new_text(&body).to_owned();
+    let root_type = message.content_type();
+    let content_type = root_type
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_lowercase(),
+            None => ct.ctype().to_lowercase(),
+        })
+        .unwrap_or_else(|| "text/plain".to_owned());
+    let report_type = root_type
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(|t| t.to_lowercase());
+    let reported_ids = if content_type == "multipart/report" {
+        reported_message_ids(&message, message.message_id())
+    } else {
+        Vec::new()
+    };
+
+    Ok(Intake {
+        channel: Channel::Email,
+        from,
+        name,
+        phone: None,
+        to: addresses(message.to()),
+        cc: addresses(message.cc()),
+        subject,
+        body,
+        new_text,
+        attachments: attachments(&message),
+        content_language: message
+            .header_raw(HeaderName::ContentLanguage)
+            .map(|l| l.trim().to_lowercase()),
+        message_id: message.message_id().map(clean_id),
+        in_reply_to: id_list(message.in_reply_to()),
+        references: id_list(message.references()),
+        headers: message
+            .headers_raw()
+            .map(|(n, v)| (n.to_lowercase(), unfold(v)))
+            .collect(),
+        content_type,
+        report_type,
+        reported_ids,
+        received_at,
+        source_key,
+        size: raw.len(),
+    })
+}
+
+/// Skips a BOM, leading blank lines and an mbox `From ` line, which real files carry.
+fn strip_leading_junk(raw: &[u8]) -> &[u8] {
+    let mut bytes = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    loop {
+        let trimmed = bytes.trim_ascii_start();
+        if trimmed.starts_with(b"From ") {
+            match trimmed.iter().position(|&b| b == b'\n') {
+                Some(end) => bytes = &trimmed[end + 1..],
+                None => return trimmed,
+            }
+        } else {
+            return trimmed;
+        }
+    }
+}
+
+fn first_address(address: Option<&Address<'_>>) -> (Option<String>, Option<String>) {
+    let Some(addr) = address.and_then(|a| a.first()) else {
+        return (None, None);
+    };
+    let from = addr
+        .address()
+        .map(normalize_address)
+        .filter(|a| !a.is_empty());
+    let name = addr
+        .name()
+        .map(|n| n.trim().trim_matches('"').trim().to_owned())
+        .filter(|n| !n.is_empty() && Some(n.to_lowercase()) != from);
+    (from, name)
+}
+
+fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
+    address
+        .map(|a| {
+            a.iter()
+                .filter_map(|addr| addr.address())
+                .map(normalize_address)
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn clean_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned()
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(id) => vec![clean_id(id)],
+        HeaderValue::TextList(ids) => ids.iter().map(|id| clean_id(id)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn unfold(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Old clients send raw 8-bit subjects without RFC 2047; mail-parser turns those bytes into
+/// U+FFFD. Decode them again with the charset the body declares.
+fn fix_raw_8bit_subject(message: &mail_parser::Message<'_>, raw: &[u8]) -> String {
+    let subject = message.subject().unwrap_or("").trim().to_owned();
+    if !subject.contains('\u{FFFD}') {
+        return subject;
+    }
+    let Some(header) = message
+        .headers()
+        .iter()
+        .find(|h| matches!(h.name, HeaderName::Subject))
+    else {
+        return subject;
+    };
+    let (start, end) = (header.offset_start as usize, header.offset_end as usize);
+    let Some(bytes) = raw.get(start..end) else {
+        return subject;
+    };
+    let charset = message
+        .text_part(0)
+        .and_then(|part| part.content_type())
+        .and_then(|ct| ct.attribute("charset"))
+        .unwrap_or("windows-1252");
+    match mail_parser::decoders::charsets::map::charset_decoder(charset.as_bytes()) {
+        Some(decode) => unfold(&decode(bytes)),
+        None => subject,
+    }
+}
+
+fn body_text(message: &mail_parser::Message<'_>, limits: &Limits) -> String {
+    let mut pieces: Vec<Cow<'_, str>> = Vec::new();
+    for part in message.text_bodies() {
+        match &part.body {
+            PartType::Text(text) => pieces.push(Cow::Borrowed(text.as_ref())),
+            PartType::Html(html) => pieces.push(Cow::Owned(html_to_text(html, limits))),
+            _ => {}
+        }
+    }
+    if pieces.iter().all(|p| p.trim().is_empty()) {
+        pieces.clear();
+        for part in message.html_bodies() {
+            if let PartType::Html(html) = &part.body {
+                pieces.push(Cow::Owned(html_to_text(html, limits)));
+            }
+        }
+    }
+    let joined = pieces.join("\n\n");
+    joined.replace("\r\n", "\n").trim().to_owned()
+}
+
+/// Converts HTML to readable text within a fixed budget: html2text for ordinary mail, a
+/// plain tag stripper for huge or deeply nested HTML (a fixed cost, never a stalled intake).
+pub fn html_to_text(html: &str, limits: &Limits) -> String {
+    if html.len() > limits.max_html_bytes || nesting_too_deep(html) {
+        return strip_tags(html);
+    }
+    match html2text::config::plain()
+        .no_table_borders()
+        .link_footnotes(false)
+        .string_from_read(html.as_bytes(), 100)
+    {
+        Ok(text) => tidy_lines(&text),
+        Err(_) => strip_tags(html),
+    }
+}
+
+/// A cheap upper bound of element depth: opening tags minus closing tags seen so far.
+fn nesting_too_deep(html: &str) -> bool {
+    const MAX_DEPTH: i64 = 400;
+    let mut depth: i64 = 0;
+    let bytes = html.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b != b'<' {
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'/') => depth -= 1,
+            Some(c) if c.is_ascii_alphabetic() => depth += 1,
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return true;
+        }
+    }
+    false
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    tidy_lines(&out)
+}
+
+/// Trims trailing spaces and collapses runs of blank lines.
+fn tidy_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.replace('\u{a0}', " ").lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_owned()
+}
+
+fn truncate_chars(mut text: String, max: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max) {
+        text.truncate(cut);
+        text.push_str("\n[… the rest of this message was too long to show]");
+    }
+    text
+}
+
+fn attachments(message: &mail_parser::Message<'_>) -> Vec<Attachment> {
+    message
+        .attachments()
+        .map(|part| {
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub).to_lowercase(),
+                    None => ct.ctype().to_lowercase(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
+            Attachment {
+                name: part
+                    .attachment_name()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| "(unnamed)".to_owned()),
+                content_type,
+                size: part.len(),
+            }
+        })
+        .collect()
+}
+
+/// Message-IDs that a delivery or read report quotes: the messages it is about.
+fn reported_message_ids(message: &mail_parser::Message<'_>, own: Option<&str>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for part in &message.parts {
+        match &part.body {
+            PartType::Message(inner) => {
+                if let Some(id) = inner.message_id() {
+                    ids.push(clean_id(id));
+                }
+            }
+            PartType::Text(text) => collect_header_ids(text, &mut ids),
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+                collect_header_ids(&String::from_utf8_lossy(bytes), &mut ids)
+            }
+            _ => {}
+        }
+    }
+    let own = own.map(clean_id);
+    ids.retain(|id| Some(id) != own.as_ref());
+    ids.dedup();
+    ids
+}
+
+fn collect_header_ids(text: &str, ids: &mut Vec<String>) {
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("message-id") {
+            let id = clean_id(value);
+            if !id.is_empty() {
+                ids.push(id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Intake {
+        normalize_email(
+            raw.as_bytes(),
+            "test".into(),
+            Utc::now(),
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_plain_message_becomes_an_intake() {
+        let intake = parse(
+            "From: \"Kowalska, Anna\" <Anna.Kowalska@Example.com>\r\nTo: support@example.com\r\n\
+             Subject: Printer\r\nMessage-ID: <a1@example.com>\r\n\r\nThe printer is jammed.\r\n\r\n\
+             > old quoted text\r\n",
+        );
+        assert_eq!(intake.from.as_deref(), Some("anna.kowalska@example.com"));
+        assert_eq!(intake.name.as_deref(), Some("Kowalska, Anna"));
+        assert_eq!(intake.to, vec!["support@example.com"]);
+        assert_eq!(intake.message_id.as_deref(), Some("a1@example.com"));
+        assert_eq!(intake.new_text, "The printer is jammed.");
+        assert!(intake.body.contains("old quoted text"));
+    }
+
+    #[test]
+    fn mbox_from_lines_and_bom_are_skipped() {
+        let intake = parse(
+            "\u{feff}\nFrom someone@example.com Mon Jan 1 00:00:00 2024\nFrom: a@example.com\nSubject: Hi\n\nBody",
+        );
+        assert_eq!(intake.subject, "Hi");
+    }
+
+    #[test]
+    fn garbage_is_rejected_not_panicked_on() {
+        let limits = Limits::default();
+        let now = Utc::now();
+        assert_eq!(
+            normalize_email(b"  \n\n ", "k".into(), now, &limits).unwrap_err(),
+            Rejection::Empty
+        );
+        let binary: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let _ = normalize_email(&binary, "k".into(), now, &limits);
+    }
+
+    #[test]
+    fn deeply_nested_html_is_reduced_within_budget() {
+        let html = format!(
+            "{}help me{}",
+            "<div>".repeat(50_000),
+            "</div>".repeat(50_000)
+        );
+        let text = html_to_text(&html, &Limits::default());
+        assert_eq!(text, "help me");
+    }
+
+    #[test]
+    fn html_becomes_readable_text() {
+        let text = html_to_text(
+            "<html><head><style>p{font-family:Arial}</style></head><body><p>Hello&nbsp;team &amp; all</p><p>Second</p></body></html>",
+            &Limits::default(),
+        );
+        assert!(text.contains("Hello team & all"), "{text}");
+        assert!(!text.contains("font-family"), "{text}");
+    }
+}

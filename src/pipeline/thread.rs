@@ -1,0 +1,279 @@
+//! Does a message belong to a ticket we already have? Subject tags, replies to messages we
+//! know, and our own signed Message-IDs decide; a stranger can never write into a ticket.
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use crate::domain::TicketRef;
+
+/// A ticket the store found for a message, with who may write to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTicket {
+    /// Database id.
+    pub id: i64,
+    /// Human reference.
+    pub reference: TicketRef,
+    /// Not yet resolved or closed.
+    pub open: bool,
+    /// Requester, copied addresses and agents (lowercase).
+    pub participants: Vec<String>,
+}
+
+/// What the store found for the message's references and subject tag.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadFacts {
+    /// The ticket of a message this one replies to (ours, signed, or one we stored).
+    pub replied: Option<KnownTicket>,
+    /// The ticket named by the subject tag.
+    pub tagged: Option<KnownTicket>,
+}
+
+/// The threading decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Thread {
+    /// A new request.
+    New,
+    /// Add to this ticket.
+    Append {
+        /// The ticket.
+        #[serde(skip)]
+        ticket_id: i64,
+        /// Its reference.
+        ticket: TicketRef,
+        /// How it was found: `in-reply-to` or `subject-tag`.
+        via: &'static str,
+    },
+    /// A new ticket that links to the one it named (the sender is not a participant, or the
+    /// named ticket is closed).
+    NewLinked {
+        /// The ticket it names.
+        ticket: TicketRef,
+        /// Why it was not appended.
+        why: &'static str,
+    },
+}
+
+/// Decides from what the store found.
+pub fn decide(sender: Option<&str>, facts: &ThreadFacts) -> Thread {
+    if let Some(ticket) = &facts.replied {
+        return if ticket.open {
+            Thread::Append {
+                ticket_id: ticket.id,
+                ticket: ticket.reference.clone(),
+                via: "in-reply-to",
+            }
+        } else {
+            Thread::NewLinked {
+                ticket: ticket.reference.clone(),
+                why: "closed",
+            }
+        };
+    }
+    if let Some(ticket) = &facts.tagged {
+        let participant = sender.is_some_and(|s| ticket.participants.iter().any(|p| p == s));
+        return match (participant, ticket.open) {
+            (true, true) => Thread::Append {
+                ticket_id: ticket.id,
+                ticket: ticket.reference.clone(),
+                via: "subject-tag",
+            },
+            (false, _) => Thread::NewLinked {
+                ticket: ticket.reference.clone(),
+                why: "not-a-participant",
+            },
+            (true, false) => Thread::NewLinked {
+                ticket: ticket.reference.clone(),
+                why: "closed",
+            },
+        };
+    }
+    Thread::New
+}
+
+/// The ticket named by a `[#SD-1042]` tag anywhere in the subject, whatever `Re:`/`AW:`/
+/// `Odp:`/`Ответ:` prefixes a mail client added (also `[SD-1042]` and `#SD-1042`).
+pub fn subject_tag(subject: &str, prefix: &str) -> Option<TicketRef> {
+    let upper = subject.to_uppercase();
+    let needle = format!("{}-", prefix.to_uppercase());
+    let mut search_from = 0;
+    while let Some(found) = upper[search_from..].find(&needle) {
+        let start = search_from + found;
+        let before = upper[..start].chars().next_back();
+        let digits: String = upper[start + needle.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let after = upper[start + needle.len() + digits.len()..].chars().next();
+        let tagged = matches!(before, Some('#' | '['))
+            && !digits.is_empty()
+            && !after.is_some_and(|c| c.is_alphanumeric());
+        if tagged {
+            return TicketRef::parse(prefix, &format!("{prefix}-{digits}"));
+        }
+        search_from = start + needle.len();
+    }
+    None
+}
+
+/// The subject without reply/forward prefixes and our tag, for restating it to people.
+pub fn clean_subject(subject: &str, prefix: &str) -> String {
+    const PREFIXES: [&str; 16] = [
+        "re",
+        "aw",
+        "wg",
+        "fw",
+        "fwd",
+        "odp",
+        "pd",
+        "ответ",
+        "отв",
+        "re[2]",
+        "sv",
+        "vs",
+        "tr",
+        "wtf",
+        "odg",
+        "fwd[2]",
+    ];
+    let mut rest = subject.trim();
+    loop {
+        let before = rest;
+        if let Some((head, tail)) = rest.split_once(':')
+            && PREFIXES.contains(&head.trim().to_lowercase().as_str())
+        {
+            rest = tail.trim_start();
+        }
+        if let Some(tag) = subject_tag(rest, prefix) {
+            for form in [format!("[#{tag}]"), format!("[{tag}]"), format!("#{tag}")] {
+                if let Some(stripped) = rest.strip_prefix(form.as_str()) {
+                    rest = stripped.trim_start();
+                }
+            }
+        }
+        if rest == before {
+            break;
+        }
+    }
+    rest.to_owned()
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn signature(key: &[u8], ticket: &TicketRef, nonce: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let Ok(mut mac) = HmacSha256::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(format!("{ticket}.{nonce}").as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..8])
+}
+
+/// Our Message-ID for a message about `ticket`: `SD-1042.<nonce>.<keyed hash>@<domain>`.
+pub fn our_message_id(key: &[u8], ticket: &TicketRef, nonce: &str, domain: &str) -> String {
+    format!(
+        "{ticket}.{nonce}.{}@{domain}",
+        signature(key, ticket, nonce)
+    )
+}
+
+/// The ticket named by one of our own signed Message-IDs among `ids`; forged ones are ignored.
+pub fn ticket_in_our_ids(key: &[u8], prefix: &str, ids: &[String]) -> Option<TicketRef> {
+    ids.iter().rev().find_map(|id| {
+        let local = id.split('@').next()?;
+        let mut parts = local.splitn(3, '.');
+        let ticket = TicketRef::parse(prefix, parts.next()?)?;
+        let nonce = parts.next()?;
+        let mac = parts.next()?;
+        (!mac.is_empty() && signature(key, &ticket, nonce) == mac).then_some(ticket)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_found_behind_any_prefix_chain() {
+        for subject in [
+            "[#SD-1042] Printer",
+            "Re: [#SD-1042] Printer",
+            "AW: WG: Re: [#SD-1042] Printer",
+            "Odp: Odp: [#sd-1042] Drukarka",
+            "Ответ: [#SD-1042] Принтер",
+            "Fwd: printer [SD-1042]",
+            "RE: question about #SD-1042",
+        ] {
+            assert_eq!(
+                subject_tag(subject, "SD").map(|t| t.number()),
+                Some(1042),
+                "{subject}"
+            );
+        }
+        for subject in [
+            "SD-1042 printer",
+            "[#SD-1042x]",
+            "[#SD-]",
+            "ASD-1042",
+            "[#XY-1042]",
+        ] {
+            assert_eq!(subject_tag(subject, "SD"), None, "{subject}");
+        }
+    }
+
+    #[test]
+    fn subjects_are_cleaned_for_people() {
+        assert_eq!(
+            clean_subject("AW: Re: [#SD-1042] Drucker kaputt", "SD"),
+            "Drucker kaputt"
+        );
+        assert_eq!(clean_subject("Ответ: Принтер", "SD"), "Принтер");
+    }
+
+    #[test]
+    fn our_message_ids_carry_a_ticket_that_cannot_be_forged() {
+        let key = b"0123456789abcdef";
+        let ticket = TicketRef::new("SD", 1042);
+        let id = our_message_id(key, &ticket, "n1", "desk.example.com");
+        assert_eq!(
+            ticket_in_our_ids(key, "SD", std::slice::from_ref(&id)),
+            Some(ticket)
+        );
+        let forged = id.replace("SD-1042", "SD-1043");
+        assert_eq!(ticket_in_our_ids(key, "SD", &[forged]), None);
+        assert_eq!(ticket_in_our_ids(b"other key", "SD", &[id]), None);
+    }
+
+    #[test]
+    fn strangers_get_a_linked_ticket() {
+        let known = KnownTicket {
+            id: 7,
+            reference: TicketRef::new("SD", 1042),
+            open: true,
+            participants: vec!["anna@example.com".into()],
+        };
+        let facts = ThreadFacts {
+            replied: None,
+            tagged: Some(known),
+        };
+        assert!(matches!(
+            decide(Some("anna@example.com"), &facts),
+            Thread::Append {
+                via: "subject-tag",
+                ..
+            }
+        ));
+        assert!(matches!(
+            decide(Some("eve@example.com"), &facts),
+            Thread::NewLinked {
+                why: "not-a-participant",
+                ..
+            }
+        ));
+        assert_eq!(
+            decide(Some("anna@example.com"), &ThreadFacts::default()),
+            Thread::New
+        );
+    }
+}
