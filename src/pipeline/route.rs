@@ -213,3 +213,274 @@ fn skills_text(classification: &Classification) -> String {
         format!(" with {}", skill_list(classification))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::rules::{Facts, load_sources};
+
+    const RULES: &str = r#"
+[[site]]
+id = "warsaw"
+name = "Warsaw"
+timezone = "Europe/Warsaw"
+hours = "Mon-Fri 08:00-17:00"
+languages = ["pl", "en"]
+[[site]]
+id = "zagreb"
+name = "Zagreb"
+timezone = "Europe/Zagreb"
+hours = "Mon-Fri 08:00-17:00"
+languages = ["hr", "en"]
+[[site]]
+id = "moscow"
+name = "Moscow"
+timezone = "Europe/Moscow"
+hours = "Mon-Fri 09:00-18:00"
+languages = ["ru", "en"]
+
+[[team]]
+id = "infra"
+name = "Infrastructure"
+
+[[agent]]
+id = "anna"
+name = "Anna"
+email = "anna@example.com"
+sites = ["warsaw"]
+remote = false
+languages = ["pl", "en"]
+skills = { vpn = 1, printing = 2 }
+capacity = 2
+team = "infra"
+[[agent]]
+id = "piotr"
+name = "Piotr"
+email = "piotr@example.com"
+sites = ["warsaw"]
+remote = true
+languages = ["pl", "en"]
+skills = { vpn = 3, printing = 2 }
+capacity = 5
+team = "infra"
+[[agent]]
+id = "ivan"
+name = "Ivan"
+email = "ivan@example.com"
+sites = ["zagreb"]
+remote = false
+languages = ["hr", "en"]
+skills = { vpn = 2, printing = 2 }
+capacity = 5
+team = "infra"
+[[agent]]
+id = "olga"
+name = "Olga"
+email = "olga@example.com"
+sites = ["moscow"]
+remote = true
+languages = ["ru", "en"]
+skills = { vpn = 2, printing = 1 }
+capacity = 5
+team = "infra"
+
+[priority.critical]
+first_response = "30m"
+clock = "24x7"
+[priority.high]
+first_response = "2h"
+clock = "business"
+[priority.normal]
+first_response = "8h"
+clock = "business"
+[priority.low]
+first_response = "3d"
+clock = "business"
+"#;
+
+    fn rules() -> RuleSet {
+        load_sources(&[(PathBuf::from("rules.toml"), RULES.to_owned())], &[]).unwrap()
+    }
+
+    /// Monday 23 November 2026, 10:00 in Warsaw and Zagreb, 12:00 in Moscow.
+    fn monday_morning() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn needing(rules: &RuleSet, skills: &[(&str, u8)]) -> Classification {
+        let facts = Facts {
+            channel: "email",
+            from: "x@example.com",
+            to: &[],
+            subject: "",
+            body: "",
+            text: "",
+            headers: &[],
+            language: "en",
+            site: None,
+            groups: &[],
+            has_attachment: false,
+            business_hours: true,
+            machine: None,
+        };
+        let mut classification = rules.classify(&facts, false);
+        classification.skills = skills.iter().map(|(s, l)| (s.to_string(), *l)).collect();
+        classification
+    }
+
+    fn pick(
+        site: Option<&str>,
+        language: &str,
+        skills: &[(&str, u8)],
+        states: &AgentStates,
+    ) -> Route {
+        let rules = rules();
+        let classification = needing(&rules, skills);
+        route(
+            &rules,
+            &classification,
+            site,
+            language,
+            states,
+            monday_morning(),
+        )
+    }
+
+    fn state(open: u32, away: bool, last: Option<&str>) -> AgentState {
+        AgentState {
+            open,
+            away,
+            last_assigned: last
+                .map(|t| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)),
+        }
+    }
+
+    #[test]
+    fn an_agent_on_the_spot_comes_first() {
+        let chosen = pick(Some("zagreb"), "en", &[("vpn", 1)], &AgentStates::new());
+        assert_eq!(chosen.agent.as_deref(), Some("ivan"), "{}", chosen.reason);
+        assert!(chosen.reason.contains("on the spot"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn remote_agents_come_before_other_sites() {
+        // With no site known, remote-capable piotr and olga beat anna and ivan; piotr has
+        // the higher printing skill.
+        let chosen = pick(None, "en", &[("printing", 1)], &AgentStates::new());
+        assert!(
+            matches!(chosen.agent.as_deref(), Some("piotr")),
+            "{}",
+            chosen.reason
+        );
+        assert!(chosen.reason.contains("remotely"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn higher_skill_wins_at_the_same_site() {
+        let chosen = pick(Some("warsaw"), "pl", &[("vpn", 1)], &AgentStates::new());
+        assert_eq!(chosen.agent.as_deref(), Some("piotr"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn a_required_level_excludes_less_skilled_agents() {
+        let states = AgentStates::from([("piotr".to_owned(), state(0, true, None))]);
+        let chosen = pick(Some("warsaw"), "pl", &[("vpn", 2)], &states);
+        // anna has vpn 1 and piotr is away: someone remote with vpn ≥ 2 (olga) gets it.
+        assert_eq!(chosen.agent.as_deref(), Some("olga"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn the_requesters_language_is_preferred_with_english_as_fallback() {
+        let chosen = pick(Some("warsaw"), "ru", &[("vpn", 1)], &AgentStates::new());
+        assert_eq!(chosen.agent.as_deref(), Some("olga"), "{}", chosen.reason);
+        let states = AgentStates::from([("olga".to_owned(), state(0, true, None))]);
+        let chosen = pick(Some("warsaw"), "ru", &[("vpn", 1)], &states);
+        assert_eq!(chosen.agent.as_deref(), Some("piotr"), "{}", chosen.reason);
+        assert!(
+            chosen.reason.contains("English fallback"),
+            "{}",
+            chosen.reason
+        );
+    }
+
+    #[test]
+    fn agents_at_capacity_are_passed_over() {
+        let states = AgentStates::from([("piotr".to_owned(), state(5, false, None))]);
+        let chosen = pick(Some("warsaw"), "pl", &[("vpn", 1)], &states);
+        assert_eq!(chosen.agent.as_deref(), Some("anna"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn equal_agents_take_turns_by_last_assignment_and_load() {
+        // anna and piotr both printing 2 at warsaw; equal load: the one who waited longer.
+        let states = AgentStates::from([
+            (
+                "anna".to_owned(),
+                state(1, false, Some("2026-11-23T08:00:00Z")),
+            ),
+            (
+                "piotr".to_owned(),
+                state(2, false, Some("2026-11-23T07:00:00Z")),
+            ),
+        ]);
+        // anna 1/2 = 0.5 load, piotr 2/5 = 0.4: lower load wins first.
+        let chosen = pick(Some("warsaw"), "pl", &[("printing", 2)], &states);
+        assert_eq!(chosen.agent.as_deref(), Some("piotr"), "{}", chosen.reason);
+        let states = AgentStates::from([
+            (
+                "anna".to_owned(),
+                state(0, false, Some("2026-11-23T07:00:00Z")),
+            ),
+            (
+                "piotr".to_owned(),
+                state(0, false, Some("2026-11-23T08:00:00Z")),
+            ),
+        ]);
+        let chosen = pick(Some("warsaw"), "pl", &[("printing", 2)], &states);
+        assert_eq!(chosen.agent.as_deref(), Some("anna"), "{}", chosen.reason);
+    }
+
+    #[test]
+    fn nobody_fits_leaves_the_ticket_in_the_team_queue_with_the_reason() {
+        let chosen = pick(
+            Some("warsaw"),
+            "pl",
+            &[("vpn", 3), ("printing", 3)],
+            &AgentStates::new(),
+        );
+        assert_eq!(chosen.agent, None);
+        assert_eq!(chosen.team.as_deref(), Some("infra"));
+        assert!(
+            chosen.reason.contains("4 lack printing≥3, vpn≥3"),
+            "{}",
+            chosen.reason
+        );
+    }
+
+    #[test]
+    fn agents_outside_their_hours_are_not_picked() {
+        let rules = rules();
+        let classification = needing(&rules, &[("vpn", 1)]);
+        let night = DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let chosen = route(
+            &rules,
+            &classification,
+            Some("warsaw"),
+            "pl",
+            &AgentStates::new(),
+            night,
+        );
+        assert_eq!(chosen.agent, None);
+        assert!(
+            chosen.reason.contains("4 outside their hours"),
+            "{}",
+            chosen.reason
+        );
+    }
+}

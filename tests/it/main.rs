@@ -1,0 +1,9 @@
+//! Integration tests: the real `switchboard` binary against a throw-away desk.
+
+mod cli;
+mod corpus;
+mod crash;
+mod fixtures;
+mod helpers;
+mod pipeline;
+mod serve;
