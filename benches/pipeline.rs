@@ -71,7 +71,7 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| {
             for raw in &messages {
                 if let Ok(intake) = normalize_email(raw, "bench".into(), now, &limits) {
-                    black_box(analyze(&intake, &facts, &rules, &desk, now));
+                    black_box(analyze(&intake, &facts, &rules, &desk, now, false));
                 }
             }
         })

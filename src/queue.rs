@@ -62,3 +62,49 @@ pub fn order(
     });
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn rules() -> RuleSet {
+        let sla = "[priority.critical]\nfirst_response = \"30m\"\nclock = \"24x7\"\n\
+                   [priority.high]\nfirst_response = \"2h\"\nclock = \"business\"\n\
+                   [priority.normal]\nfirst_response = \"8h\"\nclock = \"business\"\n\
+                   [priority.low]\nfirst_response = \"1d\"\nclock = \"business\"\n";
+        crate::rules::load_sources(&[(PathBuf::from("sla.toml"), sla.to_owned())], &[]).unwrap()
+    }
+
+    #[test]
+    fn waiting_work_rises_one_step_per_target_waited() {
+        let rules = rules();
+        let now = Utc::now();
+        let hours = |h: i64| now - chrono::Duration::hours(h);
+        assert_eq!(
+            effective_priority(&rules, Priority::Low, hours(1), now),
+            Priority::Low
+        );
+        assert_eq!(
+            effective_priority(&rules, Priority::Low, hours(25), now),
+            Priority::Normal
+        );
+        assert_eq!(
+            effective_priority(&rules, Priority::Low, hours(49), now),
+            Priority::High
+        );
+        assert_eq!(
+            effective_priority(&rules, Priority::Normal, hours(9), now),
+            Priority::High
+        );
+        assert_eq!(
+            effective_priority(&rules, Priority::Normal, hours(100), now),
+            Priority::Critical
+        );
+        assert_eq!(
+            effective_priority(&rules, Priority::Critical, hours(100), now),
+            Priority::Critical
+        );
+    }
+}

@@ -48,7 +48,8 @@ pub async fn dry_run(
         }
         None => (StoreFacts::default(), 1000),
     };
-    let analysis = crate::pipeline::analyze(&intake, &facts, &engine.rules, &engine.desk(), now);
+    let analysis =
+        crate::pipeline::analyze(&intake, &facts, &engine.rules, &engine.desk(), now, true);
     let reference = TicketRef::new(&settings.desk.ticket_prefix, next_number);
     let route = analysis.route.as_ref();
     let agent = route

@@ -149,8 +149,14 @@ async fn ingest_one(
     let now = Utc::now().max(input.received_at);
     let mut store_facts = facts::gather(engine, conn, &intake, agents, now).await?;
     store_facts.released = input.released;
-    let analysis =
-        crate::pipeline::analyze(&intake, &store_facts, &engine.rules, &engine.desk(), now);
+    let analysis = crate::pipeline::analyze(
+        &intake,
+        &store_facts,
+        &engine.rules,
+        &engine.desk(),
+        now,
+        false,
+    );
     let keys: Vec<&str> = std::iter::once(source_key.as_str())
         .chain(message_key.as_deref())
         .collect();

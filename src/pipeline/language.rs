@@ -16,22 +16,30 @@ const DESK: [(&str, Lang); 5] = [
     ("de", Lang::Deu),
 ];
 
-/// Guesses the language of `text`; `None` when the text gives too little to go on.
-pub fn detect(text: &str) -> Option<&'static str> {
-    let sample: String = text.chars().take(2000).collect();
-    if sample.chars().filter(|c| c.is_alphabetic()).count() < 3 {
-        return None;
-    }
-    if let Some(code) = by_letters(&sample) {
-        return Some(code);
-    }
+/// The desk's languages plus the two whatlang confuses them with most.
+static DETECTOR: std::sync::LazyLock<whatlang::Detector> = std::sync::LazyLock::new(|| {
     let allow: Vec<Lang> = DESK
         .iter()
         .map(|(_, lang)| *lang)
         .chain([Lang::Srp, Lang::Ukr])
         .collect();
-    let detector = whatlang::Detector::with_allowlist(allow);
-    let info = detector.detect(&sample)?;
+    whatlang::Detector::with_allowlist(allow)
+});
+
+/// Guesses the language of `text`; `None` when the text gives too little to go on.
+pub fn detect(text: &str) -> Option<&'static str> {
+    // The first few hundred characters decide as well as the whole text, at a fraction of the cost.
+    let sample = match text.char_indices().nth(600) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    };
+    if sample.chars().filter(|c| c.is_alphabetic()).count() < 3 {
+        return None;
+    }
+    if let Some(code) = by_letters(sample) {
+        return Some(code);
+    }
+    let info = DETECTOR.detect(sample)?;
     let code = match info.lang() {
         Lang::Srp => "hr",
         Lang::Ukr => "ru",

@@ -99,13 +99,15 @@ pub struct Analysis {
     pub plan: Plan,
 }
 
-/// Decides what to do with one intake.
+/// Decides what to do with one intake. With `explain`, the classification traces every rule
+/// and why (dry runs); without, only the rules that matched (the hot path).
 pub fn analyze(
     intake: &Intake,
     facts: &StoreFacts,
     rules: &RuleSet,
     desk: &Desk<'_>,
     now: DateTime<Utc>,
+    explain: bool,
 ) -> Analysis {
     let machine = if facts.released {
         None
@@ -114,9 +116,15 @@ pub fn analyze(
     };
     let subject = secrets::redact(&intake.subject);
     let body = secrets::redact(&intake.body);
-    let text = secrets::redact(&intake.new_text);
+    // The new text is a part of the body, so its redaction is found by splitting the
+    // redacted body again rather than scanning twice.
+    let text = if body.found() {
+        quote::new_text(&body.text).to_owned()
+    } else {
+        intake.new_text.clone()
+    };
     let mut secret_kinds = subject.kinds.clone();
-    for kind in body.kinds.iter().chain(&text.kinds) {
+    for kind in &body.kinds {
         if !secret_kinds.contains(kind) {
             secret_kinds.push(*kind);
         }
@@ -131,7 +139,7 @@ pub fn analyze(
         .sites
         .get(calendar_site)
         .is_none_or(|s| s.calendar.is_open(now));
-    let rule_text = format!("{}\n{}", subject.text, text.text);
+    let rule_text = format!("{}\n{}", subject.text, text);
     let rule_facts = Facts {
         channel: intake.channel.as_str(),
         from,
@@ -147,7 +155,7 @@ pub fn analyze(
         business_hours,
         machine: machine.map(MachineReason::as_str),
     };
-    let classification = rules.classify(&rule_facts, true);
+    let classification = rules.classify(&rule_facts, explain);
     let site = classification.site.clone().or(site);
     let language = classification.language.clone().unwrap_or(language);
     let thread = thread::decide(intake.from.as_deref(), &facts.thread);
@@ -175,7 +183,7 @@ pub fn analyze(
         secrets: secret_kinds,
         subject: subject.text,
         body: body.text,
-        text: text.text,
+        text,
         language,
         site,
         classification,

@@ -175,7 +175,11 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 }
 
 fn unfold(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ")
+    if value.contains(['\r', '\n', '\t']) {
+        value.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        value.trim().to_owned()
+    }
 }
 
 /// Old clients send raw 8-bit subjects without RFC 2047; mail-parser turns those bytes into

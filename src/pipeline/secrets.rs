@@ -42,7 +42,7 @@ static PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
 
 static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"\b(AKIA[0-9A-Z]{16}",
+        r"(?-u:\b)(AKIA[0-9A-Z]{16}",
         r"|gh[pousr]_[A-Za-z0-9]{30,}",
         r"|github_pat_[A-Za-z0-9_]{40,}",
         r"|xox[abposr]-[A-Za-z0-9-]{10,}",
@@ -56,14 +56,16 @@ static API_KEY: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `api_key = ...`, `token: ...`, `client secret: ...` followed by a long opaque value.
 static LABELLED_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:api[ _-]?key|access[ _-]?token|auth[ _-]?token|client[ _-]?secret|secret[ _-]?key|bearer)\s*[:=]?\s*([A-Za-z0-9_\-./+]{20,}={0,2})")
+    Regex::new(r"(?i)(?-u:\b)(?:api[ _-]?key|access[ _-]?token|auth[ _-]?token|client[ _-]?secret|secret[ _-]?key|bearer)\s*[:=]?\s*([A-Za-z0-9_\-./+]{20,}={0,2})")
         .expect("static regex")
 });
 
 /// A password keyword in the desk's languages, then `:`/`=` or a copula, then the value.
+/// Word boundaries are spelled as character classes (and ASCII `\b` elsewhere): a Unicode
+/// `\b` keeps the regex engine off its fast DFA on non-ASCII text.
 static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:password|passwort|passwd|pwd|pass|kennwort|hasło|hasla|hasło\s+do\s+\w+|haslo|пароль|lozinka|lozinku|zaporka|pin)",
+        r"(?i)(?:^|[^\p{L}\p{N}_])(?:password|passwort|passwd|pwd|pass|kennwort|hasło|hasla|hasło\s+do\s+\w+|haslo|пароль|lozinka|lozinku|zaporka|pin)",
         r"(?:\s+(?:for|to|do|für|dla|от|для|za)\s+[\w.@-]+)?",
         r"(?:\s*(?P<sep>[:=])\s*|\s+(?P<verb>is|was|ist|lautet|to|jest|je|glasi|—|-|это)\s+)",
         r#"(?P<value>["'«„]?[^\s"'»“]{3,64}["'»“]?)"#,
@@ -71,8 +73,9 @@ static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-static CARD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:\d[ -]?){12,18}\d\b").expect("static regex"));
+static CARD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?-u:\b)(?:[0-9][ -]?){12,18}[0-9](?-u:\b)").expect("static regex")
+});
 
 /// Words that follow "password is"/"password:" when a person describes a problem.
 const NOT_A_PASSWORD: [&str; 64] = [

@@ -76,7 +76,7 @@ pub struct Classification {
     pub agent: Option<String>,
     /// Team named by a rule.
     pub team: Option<String>,
-    /// Every rule, in order, with its result.
+    /// With `explain`, every rule in order with its result; without, the matched ones.
     pub trace: Vec<RuleTrace>,
 }
 
@@ -84,6 +84,7 @@ impl RuleSet {
     /// Applies every rule in order. With `explain`, each trace says why.
     pub fn classify(&self, facts: &Facts<'_>, explain: bool) -> Classification {
         let hits = self.scan(facts);
+        let to: Vec<&str> = facts.to.iter().map(String::as_str).collect();
         let mut result = Classification {
             priority: Priority::Normal,
             category: "general".to_owned(),
@@ -96,88 +97,65 @@ impl RuleSet {
             template: "ack".to_owned(),
             agent: None,
             team: None,
-            trace: Vec::with_capacity(self.rules.len()),
+            trace: Vec::new(),
+        };
+        // Without `explain`, only rules that can still match are visited: those whose
+        // keywords or patterns hit, and those that test no keywords or patterns (see
+        // `Triggers`). A thousand keyword rules then cost about what ten do.
+        let candidates: Vec<usize> = if explain {
+            (0..self.rules.len()).collect()
+        } else {
+            self.triggers.candidates(&hits)
         };
         let mut stopped = false;
-        for rule in &self.rules {
+        for index in candidates {
+            let rule = &self.rules[index];
             if stopped {
                 result.trace.push(RuleTrace {
                     name: rule.name.clone(),
                     matched: false,
-                    why: if explain {
-                        "not evaluated: an earlier rule stopped".into()
-                    } else {
-                        String::new()
-                    },
+                    why: "not evaluated: an earlier rule stopped".into(),
                 });
                 continue;
             }
             let mut why = Vec::new();
-            let all = rule.when.iter().all(|c| {
-                let (ok, detail) = self.condition(c, facts, &hits, explain);
-                if explain {
-                    why.push(format!("{} {}", if ok { "✓" } else { "✗" }, detail));
+            let matched = if explain {
+                // Evaluate every condition, so the trace says which held and which did not.
+                let mut all = true;
+                for condition in &rule.when {
+                    all &= self.condition(condition, facts, &to, &hits, Some(&mut why));
                 }
-                ok
-            });
-            let any = rule.when_any.is_empty()
-                || rule.when_any.iter().fold(false, |found, c| {
-                    if found && !explain {
-                        return true;
-                    }
-                    let (ok, detail) = self.condition(c, facts, &hits, explain);
-                    if explain {
-                        why.push(format!("{} (any) {}", if ok { "✓" } else { "✗" }, detail));
-                    }
-                    found || ok
+                let mut any = rule.when_any.is_empty();
+                for condition in &rule.when_any {
+                    any |= self.condition(condition, facts, &to, &hits, Some(&mut why));
+                }
+                all && any
+            } else {
+                rule.when
+                    .iter()
+                    .all(|c| self.condition(c, facts, &to, &hits, None))
+                    && (rule.when_any.is_empty()
+                        || rule
+                            .when_any
+                            .iter()
+                            .any(|c| self.condition(c, facts, &to, &hits, None)))
+            };
+            // The hot path keeps only the rules that matched; a dry run keeps every rule and why.
+            if explain || matched {
+                result.trace.push(RuleTrace {
+                    name: rule.name.clone(),
+                    matched,
+                    why: why.join("; "),
                 });
-            let matched = all && any;
-            result.trace.push(RuleTrace {
-                name: rule.name.clone(),
-                matched,
-                why: why.join("; "),
-            });
+            }
             if !matched {
                 continue;
             }
-            let set = &rule.set;
-            if let Some(priority) = set.priority {
-                result.priority = priority;
-            }
-            result.priority = result.priority.raised(set.raise_priority);
-            if let Some(category) = &set.category {
-                result.category.clone_from(category);
-            }
-            if !set.skills.is_empty() {
-                result.skills.clone_from(&set.skills);
-            }
-            for tag in &set.tags {
-                if !result.tags.contains(tag) {
-                    result.tags.push(tag.clone());
-                }
-            }
-            if set.site.is_some() {
-                result.site.clone_from(&set.site);
-            }
-            if set.language.is_some() {
-                result.language.clone_from(&set.language);
-            }
-            if let Some(ack) = set.ack {
-                result.ack = ack;
-            }
-            if let Some(ticket) = set.ticket {
-                result.ticket = ticket;
-            }
-            if let Some(template) = &set.template {
-                result.template.clone_from(template);
-            }
-            if set.agent.is_some() {
-                result.agent.clone_from(&set.agent);
-            }
-            if set.team.is_some() {
-                result.team.clone_from(&set.team);
-            }
+            apply(&rule.set, &mut result);
             stopped = rule.stop;
+            if stopped && !explain {
+                break;
+            }
         }
         if facts.machine.is_some() {
             // Machine mail is never acknowledged, whatever a rule says.
@@ -204,40 +182,48 @@ impl RuleSet {
             .collect()
     }
 
+    /// Whether a condition holds; with `why`, adds a line saying what was tested and found.
     fn condition(
         &self,
         condition: &Condition,
         facts: &Facts<'_>,
+        to: &[&str],
         hits: &[Hits],
-        explain: bool,
-    ) -> (bool, String) {
-        match condition {
-            Condition::HasAttachment(want) => (
-                facts.has_attachment == *want,
-                format!("has_attachment = {want}"),
-            ),
-            Condition::BusinessHours(want) => (
-                facts.business_hours == *want,
-                format!("business_hours = {want}"),
-            ),
-            Condition::Machine(want) => (
-                facts.machine.is_some() == *want,
-                match facts.machine {
+        why: Option<&mut Vec<String>>,
+    ) -> bool {
+        let explain = why.is_some();
+        let (ok, detail) = match condition {
+            Condition::HasAttachment(want) => (facts.has_attachment == *want, String::new()),
+            Condition::BusinessHours(want) => (facts.business_hours == *want, String::new()),
+            Condition::Machine(want) => (facts.machine.is_some() == *want, String::new()),
+            Condition::Field(field, test) => {
+                let single;
+                let values: &[&str] = match field {
+                    Field::To => to,
+                    Field::Group => facts.groups,
+                    _ => {
+                        single = single_value(field, facts);
+                        single.as_slice()
+                    }
+                };
+                let slot = TEXT_FIELDS.iter().position(|f| f == field);
+                self.test(test, values, slot.map(|s| &hits[s]), explain)
+            }
+        };
+        if let Some(why) = why {
+            let mark = if ok { "✓" } else { "✗" };
+            let line = match condition {
+                Condition::HasAttachment(want) => format!("has_attachment = {want}"),
+                Condition::BusinessHours(want) => format!("business_hours = {want}"),
+                Condition::Machine(want) => match facts.machine {
                     Some(reason) => format!("machine = {want} (guard: {reason})"),
                     None => format!("machine = {want} (guard: a person)"),
                 },
-            ),
-            Condition::Field(field, test) => {
-                let values: Vec<&str> = match field {
-                    Field::To => facts.to.iter().map(String::as_str).collect(),
-                    Field::Group => facts.groups.to_vec(),
-                    _ => single_value(field, facts).into_iter().collect(),
-                };
-                let slot = TEXT_FIELDS.iter().position(|f| f == field);
-                let (ok, detail) = self.test(test, &values, slot.map(|s| &hits[s]), explain);
-                (ok, format!("{} {}", field.name(), detail))
-            }
+                Condition::Field(field, _) => format!("{} {detail}", field.name()),
+            };
+            why.push(format!("{mark} {line}"));
         }
+        ok
     }
 
     fn test(
@@ -249,16 +235,42 @@ impl RuleSet {
     ) -> (bool, String) {
         match test {
             Test::Equals(expected) => {
-                let ok = values.iter().any(|v| v.to_lowercase() == *expected);
-                (ok, format!("equals \"{expected}\""))
+                let ok = values
+                    .iter()
+                    .any(|v| v.chars().flat_map(char::to_lowercase).eq(expected.chars()));
+                (
+                    ok,
+                    if explain {
+                        format!("equals \"{expected}\"")
+                    } else {
+                        String::new()
+                    },
+                )
             }
             Test::In(list) => {
-                let ok = values.iter().any(|v| list.contains(&v.to_lowercase()));
-                (ok, format!("in [{}]", list.join(", ")))
+                let ok = values.iter().any(|v| {
+                    list.iter()
+                        .any(|item| v.chars().flat_map(char::to_lowercase).eq(item.chars()))
+                });
+                (
+                    ok,
+                    if explain {
+                        format!("in [{}]", list.join(", "))
+                    } else {
+                        String::new()
+                    },
+                )
             }
             Test::Exists(want) => {
                 let exists = values.iter().any(|v| !v.is_empty());
-                (exists == *want, format!("exists = {want}"))
+                (
+                    exists == *want,
+                    if explain {
+                        format!("exists = {want}")
+                    } else {
+                        String::new()
+                    },
+                )
             }
             Test::Any(ids) => {
                 let found: Vec<usize> = ids
@@ -308,9 +320,56 @@ impl RuleSet {
             }
             Test::Not(inner) => {
                 let (ok, detail) = self.test(inner, values, hits, explain);
-                (!ok, format!("not ({detail})"))
+                (
+                    !ok,
+                    if explain {
+                        format!("not ({detail})")
+                    } else {
+                        String::new()
+                    },
+                )
             }
         }
+    }
+}
+
+/// Applies a matching rule's actions: later rules replace earlier values, tags add up.
+fn apply(set: &super::Actions, result: &mut Classification) {
+    if let Some(priority) = set.priority {
+        result.priority = priority;
+    }
+    result.priority = result.priority.raised(set.raise_priority);
+    if let Some(category) = &set.category {
+        result.category.clone_from(category);
+    }
+    if !set.skills.is_empty() {
+        result.skills.clone_from(&set.skills);
+    }
+    for tag in &set.tags {
+        if !result.tags.contains(tag) {
+            result.tags.push(tag.clone());
+        }
+    }
+    if set.site.is_some() {
+        result.site.clone_from(&set.site);
+    }
+    if set.language.is_some() {
+        result.language.clone_from(&set.language);
+    }
+    if let Some(ack) = set.ack {
+        result.ack = ack;
+    }
+    if let Some(ticket) = set.ticket {
+        result.ticket = ticket;
+    }
+    if let Some(template) = &set.template {
+        result.template.clone_from(template);
+    }
+    if set.agent.is_some() {
+        result.agent.clone_from(&set.agent);
+    }
+    if set.team.is_some() {
+        result.team.clone_from(&set.team);
     }
 }
 

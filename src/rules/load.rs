@@ -11,7 +11,8 @@ use toml::Spanned;
 use super::matcher::MatcherBuilder;
 use super::model::{ActionsDef, ConditionsDef, FileDef, SkillsDef, TestDef};
 use super::{
-    Actions, Agent, Condition, Field, Group, Rule, RuleSet, Site, Target, Team, Test, line_col,
+    Actions, Agent, Condition, Field, Group, Rule, RuleSet, Site, Target, Team, Test, Triggers,
+    line_col,
 };
 use crate::domain::Priority;
 use crate::sla::{Calendar, Clock, Hours};
@@ -148,7 +149,10 @@ pub fn load_sources(
             message,
         }]
     })?;
+    let (keywords, regexes) = matcher.counts();
+    let triggers = Triggers::build(&checker.rules, keywords, regexes);
     Ok(RuleSet {
+        triggers,
         sites: checker.sites,
         agents: checker.agents,
         teams: checker.teams,
@@ -686,6 +690,11 @@ impl Checker {
 }
 
 #[cfg(test)]
+mod tests_support {
+    pub(super) use super::tests::load;
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -725,7 +734,7 @@ first_response = "3d"
 clock = "business"
 "#;
 
-    fn load(rules: &str) -> Result<RuleSet, Vec<Diagnostic>> {
+    pub(super) fn load(rules: &str) -> Result<RuleSet, Vec<Diagnostic>> {
         load_sources(
             &[
                 (PathBuf::from("rules/00-base.toml"), BASE.to_owned()),
@@ -777,5 +786,79 @@ clock = "business"
         assert!(err.contains("unknown template"), "{err}");
         let err = first_error("[[rule]\n");
         assert!(err.starts_with("rules/10-triage.toml:1:"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::tests_support::load;
+    use crate::rules::Facts;
+
+    #[test]
+    fn the_fast_path_decides_exactly_like_the_full_evaluation() {
+        let set = load(
+            r#"
+[[rule]]
+name = "printer"
+when = { text = { any = ["printer"] } }
+set = { category = "printing" }
+[[rule]]
+name = "urgent"
+when_any = { subject = { any = ["urgent"] }, text = { any = ["asap"] } }
+set = { priority = "high" }
+[[rule]]
+name = "mail, not a test"
+when = { channel = { equals = "email" }, text = { not = { any = ["test"] } } }
+set = { tags = ["mail"] }
+[[rule]]
+name = "vpn stops"
+when = { text = { matches = '(?i)\bvpn\b' }, from_domain = { equals = "example.com" } }
+set = { category = "vpn" }
+stop = true
+[[rule]]
+name = "after stop"
+when = { text = { any = ["printer"] } }
+set = { tags = ["late"] }
+"#,
+        )
+        .unwrap();
+        for (subject, text) in [
+            ("printer broken", "printer broken"),
+            ("urgent", "urgent vpn"),
+            ("x", "asap printer VPN"),
+            ("nothing", "nothing"),
+            ("test", "test printer"),
+        ] {
+            let facts = Facts {
+                channel: "email",
+                from: "a@example.com",
+                to: &[],
+                subject,
+                body: text,
+                text,
+                headers: &[],
+                language: "en",
+                site: None,
+                groups: &[],
+                has_attachment: false,
+                business_hours: true,
+                machine: None,
+            };
+            let fast = set.classify(&facts, false);
+            let full = set.classify(&facts, true);
+            let matched = |c: &crate::rules::Classification| -> Vec<String> {
+                c.trace
+                    .iter()
+                    .filter(|t| t.matched)
+                    .map(|t| t.name.clone())
+                    .collect()
+            };
+            assert_eq!(matched(&fast), matched(&full), "{text}");
+            assert_eq!(
+                (fast.priority, &fast.category, &fast.tags),
+                (full.priority, &full.category, &full.tags),
+                "{text}"
+            );
+        }
     }
 }

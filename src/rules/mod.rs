@@ -127,6 +127,86 @@ pub struct RuleSet {
     pub files: Vec<PathBuf>,
     pub(crate) rules: Vec<Rule>,
     pub(crate) matcher: Matcher,
+    pub(crate) triggers: Triggers,
+}
+
+/// Which rules can still match, given the keyword and pattern hits of a request. A rule
+/// whose `when` tests a text field with `any` or `matches` cannot match unless one of that
+/// test's keywords or patterns hit; only rules without such a test are always visited.
+#[derive(Debug, Default)]
+pub(crate) struct Triggers {
+    keyword_rule: Vec<Option<usize>>,
+    regex_rule: Vec<Option<usize>>,
+    always: Vec<usize>,
+}
+
+impl Triggers {
+    pub(crate) fn build(rules: &[Rule], keywords: usize, regexes: usize) -> Triggers {
+        let mut triggers = Triggers {
+            keyword_rule: vec![None; keywords],
+            regex_rule: vec![None; regexes],
+            always: Vec::new(),
+        };
+        let trigger_of = |condition: &Condition| match condition {
+            Condition::Field(field, Test::Any(ids)) if matcher::is_text_field(field) => {
+                Some((ids.clone(), Vec::new()))
+            }
+            Condition::Field(field, Test::Matches(id)) if matcher::is_text_field(field) => {
+                Some((Vec::new(), vec![*id]))
+            }
+            _ => None,
+        };
+        for (index, rule) in rules.iter().enumerate() {
+            let from_all = rule.when.iter().find_map(trigger_of);
+            let from_any = (rule.when.is_empty() && !rule.when_any.is_empty())
+                .then(|| {
+                    let each: Option<Vec<_>> = rule.when_any.iter().map(trigger_of).collect();
+                    each.map(|each| {
+                        each.into_iter()
+                            .fold((Vec::new(), Vec::new()), |mut acc, (k, r)| {
+                                acc.0.extend(k);
+                                acc.1.extend(r);
+                                acc
+                            })
+                    })
+                })
+                .flatten();
+            match from_all.or(from_any) {
+                Some((keyword_ids, regex_ids)) => {
+                    for id in keyword_ids {
+                        triggers.keyword_rule[id] = Some(index);
+                    }
+                    for id in regex_ids {
+                        triggers.regex_rule[id] = Some(index);
+                    }
+                }
+                None => triggers.always.push(index),
+            }
+        }
+        triggers
+    }
+
+    /// Rule indices to visit, in rule order.
+    pub(crate) fn candidates(&self, hits: &[matcher::Hits]) -> Vec<usize> {
+        let mut candidates = self.always.clone();
+        for field in hits {
+            candidates.extend(
+                field
+                    .keywords
+                    .iter()
+                    .filter_map(|&k| self.keyword_rule.get(k).copied().flatten()),
+            );
+            candidates.extend(
+                field
+                    .regexes
+                    .iter()
+                    .filter_map(|&r| self.regex_rule.get(r).copied().flatten()),
+            );
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+    }
 }
 
 /// One checked rule.

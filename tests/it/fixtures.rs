@@ -128,3 +128,35 @@ fn requests_in_the_desk_languages_are_understood() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn hostile_input_gets_an_outcome_within_budget_and_never_a_crash() {
+    let desk = TestDesk::new();
+    let lines = desk.ingest(&[&fixture("mail/hostile")]);
+    let outcome = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.path.ends_with(name))
+            .map(|l| (l.outcome.clone(), l.reason.clone()))
+            .unwrap_or_else(|| panic!("no outcome for {name}: {lines:?}"))
+    };
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    // The MIME parser gives up on a message/rfc822 nested in a message/rfc822 whose outer
+    // boundary closes early: the message is kept and listed, the intake goes on.
+    assert_eq!(
+        outcome("nested-rfc822-in-rfc822.eml"),
+        ("rejected".to_owned(), Some("parser-failure".to_owned()))
+    );
+    assert_eq!(outcome("deeply-nested-html.eml").0, "new");
+    assert_eq!(outcome("deep-multipart.eml").0, "new");
+    assert_eq!(outcome("header-only.eml").0, "new");
+    let body = desk.query("SELECT e.text FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE t.subject = 'deep' AND e.kind = 'created'");
+    assert_eq!(
+        body[0][0], "help",
+        "deeply nested HTML is reduced to its text"
+    );
+    let kept = desk.query(
+        "SELECT COUNT(*) FROM suppressed WHERE reason = 'parser-failure' AND raw_id IS NOT NULL",
+    );
+    assert_eq!(kept[0][0], "1");
+}

@@ -405,3 +405,46 @@ fn stdin_is_one_message_and_the_text_output_has_three_columns() {
         "-\tnew\tSD-1000"
     );
 }
+
+#[test]
+fn the_queue_puts_urgent_work_first_and_filters_by_site() {
+    let desk = TestDesk::new();
+    let normal = desk.ingest_text(
+        "n.eml",
+        &request(
+            "a@example.com",
+            "Mouse broken",
+            "My mouse does not work.",
+            "q1@example.com",
+        ),
+    );
+    let outage = desk.ingest_text(
+        "o.eml",
+        &request(
+            "b@example.com",
+            "Outage in the Warsaw office",
+            "Nobody can work, the whole floor is offline.",
+            "q2@example.com",
+        ),
+    );
+    let output = desk.run(&["queue", "--json"]);
+    assert!(output.status.success());
+    let queue: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let tickets: Vec<&str> = queue["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["ticket"].as_str())
+        .collect();
+    assert_eq!(
+        tickets,
+        vec![
+            outage.ticket.as_deref().unwrap(),
+            normal.ticket.as_deref().unwrap()
+        ]
+    );
+    assert_eq!(queue["tickets"][0]["effective_priority"], "critical");
+    let warsaw = desk.run(&["queue", "--json", "--site", "warsaw"]);
+    let warsaw: serde_json::Value = serde_json::from_slice(&warsaw.stdout).unwrap();
+    assert_eq!(warsaw["tickets"].as_array().unwrap().len(), 1);
+}
