@@ -9,11 +9,18 @@ use serde::Serialize;
 
 use super::{load_engine, open_store, store_exit};
 use crate::config::Settings;
-use crate::ingest::{Input, Outcome, OutcomeKind, ingest_batch};
+use crate::ingest::{Input, Outcome, OutcomeKind, PreparedBatch, commit_batch, prepare_batch};
 
 /// Messages per transaction: large enough to amortise the commit, small enough that a crash
 /// redoes little.
 const BATCH: usize = 64;
+
+/// One batch as the reader thread hands it over.
+struct ReadBatch {
+    paths: Vec<PathBuf>,
+    unreadable: Vec<(PathBuf, String)>,
+    prepared: PreparedBatch,
+}
 
 #[derive(Serialize)]
 struct JsonLine<'a> {
@@ -49,28 +56,47 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
         );
         bar
     });
-    let mut stdout = std::io::stdout().lock();
-    let mut code = ExitCode::SUCCESS;
-    for chunk in paths.chunks(BATCH) {
-        let mut batch = Vec::with_capacity(chunk.len());
-        let mut batch_paths = Vec::with_capacity(chunk.len());
-        let mut unreadable = Vec::new();
-        for path in chunk {
-            match read(path) {
-                Ok(raw) => {
-                    batch.push(Input {
-                        raw,
-                        source_key: None,
-                        received_at: Utc::now(),
-                        released: false,
-                    });
-                    batch_paths.push(path);
+    // A reader thread reads and parses the next batch while this one is written: the
+    // database work and the parsing then run on both cores.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadBatch>(2);
+    let reader_engine = engine.clone();
+    let reader = std::thread::spawn(move || {
+        for chunk in paths.chunks(BATCH) {
+            let mut inputs = Vec::with_capacity(chunk.len());
+            let mut read_paths = Vec::with_capacity(chunk.len());
+            let mut unreadable = Vec::new();
+            for path in chunk {
+                match read(path) {
+                    Ok(raw) => {
+                        inputs.push(Input {
+                            raw,
+                            source_key: None,
+                            received_at: Utc::now(),
+                            released: false,
+                        });
+                        read_paths.push(path.clone());
+                    }
+                    Err(e) => unreadable.push((path.clone(), e.to_string())),
                 }
-                Err(e) => unreadable.push((path, e)),
+            }
+            let prepared = prepare_batch(&reader_engine, inputs);
+            if sender
+                .blocking_send(ReadBatch {
+                    paths: read_paths,
+                    unreadable,
+                    prepared,
+                })
+                .is_err()
+            {
+                return;
             }
         }
-        for (path, e) in unreadable {
-            tracing::warn!(path = %path.display(), error = %e, "Cannot read input.");
+    });
+    let mut stdout = std::io::stdout().lock();
+    let mut code = ExitCode::SUCCESS;
+    while let Some(batch) = receiver.recv().await {
+        for (path, error) in &batch.unreadable {
+            tracing::warn!(path = %path.display(), %error, "Cannot read input.");
             let outcome = Outcome {
                 outcome: OutcomeKind::Rejected,
                 ticket: None,
@@ -78,9 +104,9 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
             };
             print_line(&mut stdout, json, path, &outcome);
         }
-        match ingest_batch(&engine, &store, &batch).await {
+        match commit_batch(&engine, &store, &batch.prepared).await {
             Ok(outcomes) => {
-                for (path, outcome) in batch_paths.iter().zip(&outcomes) {
+                for (path, outcome) in batch.paths.iter().zip(&outcomes) {
                     print_line(&mut stdout, json, path, outcome);
                 }
             }
@@ -90,9 +116,11 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
             }
         }
         if let Some(bar) = &progress {
-            bar.inc(chunk.len() as u64);
+            bar.inc((batch.paths.len() + batch.unreadable.len()) as u64);
         }
     }
+    drop(receiver);
+    let _ = reader.join();
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

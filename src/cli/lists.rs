@@ -101,7 +101,7 @@ pub(super) async fn suppressed(settings: Settings, json: bool, release: Option<i
             received_at: Utc::now(),
             released: true,
         };
-        let outcome = match ingest_batch(&engine, &store, std::slice::from_ref(&input)).await {
+        let outcome = match ingest_batch(&engine, &store, vec![input]).await {
             Ok(outcomes) => outcomes.into_iter().next(),
             Err(e) => return store_exit(&e),
         };

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Database, Desk, Limits, Mailbox, Outbound, Paths, Settings, Transport, Web, parse_duration,
@@ -46,7 +46,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
@@ -65,7 +65,7 @@ struct RawConfig {
     mailbox: Vec<Mailbox>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawDesk {
     name: String,
@@ -91,7 +91,7 @@ impl Default for RawDesk {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawPaths {
     rules: String,
@@ -109,7 +109,7 @@ impl Default for RawPaths {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawDatabase {
     url: String,
@@ -127,7 +127,7 @@ impl Default for RawDatabase {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawWeb {
     listen: String,
@@ -141,7 +141,7 @@ impl Default for RawWeb {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawOutbound {
     transport: String,
@@ -169,7 +169,7 @@ impl Default for RawOutbound {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
     max_message_bytes: usize,
@@ -245,6 +245,10 @@ pub(crate) fn from_text(
         }
     })?;
     let mut problems = Vec::new();
+    // Start from the defaults so an override of a key the file leaves out still has a type.
+    let mut merged = toml::Table::try_from(RawConfig::default()).unwrap_or_default();
+    merge(&mut merged, std::mem::take(&mut table));
+    let mut table = merged;
     apply_env_overrides(&mut table, env, &mut problems);
     let raw: RawConfig = toml::Value::Table(table)
         .try_into()
@@ -260,6 +264,18 @@ pub(crate) fn from_text(
             path: path.to_path_buf(),
             problems,
         })
+    }
+}
+
+/// Lays `over` onto `base`, table by table.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(over)) => merge(base, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 

@@ -128,7 +128,7 @@ impl Default for Limits {
 }
 
 /// `[[mailbox]]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mailbox {
     /// A short name for logs.

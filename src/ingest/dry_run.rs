@@ -38,13 +38,11 @@ pub async fn dry_run(
     let (facts, next_number) = match store {
         Some(store) => {
             let mut conn = store.pool().acquire().await?;
-            let agents = crate::store::queries::agent_states(&mut conn).await?;
-            let facts = super::facts::gather(engine, &mut conn, &intake, &agents, now).await?;
-            let next: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(number), 999) + 1 FROM tickets")
-                    .fetch_one(&mut *conn)
-                    .await?;
-            (facts, next)
+            let senders: Vec<&str> = intake.from.as_deref().into_iter().collect();
+            let window_start = super::facts::ack_window_start(engine, now);
+            let batch = super::batch::Batch::start(&mut conn, &[], &senders, window_start).await?;
+            let facts = super::facts::gather(engine, &mut conn, &batch, &intake).await?;
+            (facts, batch.next_number())
         }
         None => (StoreFacts::default(), 1000),
     };

@@ -1,43 +1,24 @@
-//! Looks up what the store knows about an intake: duplicates, threads, ack memory, history.
+//! Looks up what the store knows about an intake — threads, ack memory, history, bounces —
+//! from the batch first (which has what earlier inputs of the batch added), then the database.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::{Outcome, OutcomeKind};
+use super::batch::Batch;
 use crate::domain::TicketRef;
 use crate::engine::Engine;
 use crate::intake::Intake;
 use crate::pipeline::StoreFacts;
-use crate::pipeline::route::AgentStates;
-use crate::pipeline::thread::{ThreadFacts, subject_tag, ticket_in_our_ids};
+use crate::pipeline::thread::{KnownTicket, ThreadFacts, subject_tag, ticket_in_our_ids};
 use crate::store::StoreError;
 use crate::store::queries;
-
-/// The earlier outcome of an input key, as a `duplicate` outcome.
-pub(super) async fn duplicate(
-    conn: &mut SqliteConnection,
-    prefix: &str,
-    key: &str,
-) -> Result<Option<Outcome>, StoreError> {
-    let Some((_, ticket_id)) = queries::find_key(conn, key).await? else {
-        return Ok(None);
-    };
-    let ticket = match ticket_id {
-        Some(id) => queries::ticket_number(conn, id)
-            .await?
-            .map(|n| TicketRef::new(prefix, n).to_string()),
-        None => None,
-    };
-    Ok(Some(Outcome::new(OutcomeKind::Duplicate, ticket, None)))
-}
 
 /// Everything the pipeline needs from the store for one intake.
 pub(crate) async fn gather(
     engine: &Engine,
     conn: &mut SqliteConnection,
+    batch: &Batch,
     intake: &Intake,
-    agents: &AgentStates,
-    now: DateTime<Utc>,
 ) -> Result<StoreFacts, StoreError> {
     let prefix = &engine.settings.desk.ticket_prefix;
     let references: Vec<String> = intake
@@ -49,27 +30,23 @@ pub(crate) async fn gather(
 
     let mut replied = None;
     if let Some(ticket) = ticket_in_our_ids(&engine.key, prefix, &references) {
-        replied = queries::ticket_by_number(conn, prefix, ticket.number()).await?;
+        replied = by_number(conn, batch, prefix, ticket.number()).await?;
     }
     if replied.is_none() && !references.is_empty() {
-        replied = queries::ticket_by_message_ids(conn, prefix, &references).await?;
+        replied = match batch.new_ticket_by_message_ids(&references) {
+            Some(ticket) => Some(ticket.clone()),
+            None => queries::ticket_by_message_ids(conn, prefix, &references).await?,
+        };
     }
     let tagged = match subject_tag(&intake.subject, prefix) {
-        Some(tag) => queries::ticket_by_number(conn, prefix, tag.number()).await?,
+        Some(tag) => by_number(conn, batch, prefix, tag.number()).await?,
         None => None,
     };
-
-    let (recent_acks, history) = match intake.from.as_deref() {
-        Some(from) => {
-            let window = chrono::Duration::from_std(engine.settings.desk.ack_limit_window)
-                .unwrap_or_default();
-            (
-                queries::acks_since(conn, from, now - window).await?,
-                queries::requester_history(conn, from).await?,
-            )
-        }
-        None => (0, None),
-    };
+    let (recent_acks, history) = intake
+        .from
+        .as_deref()
+        .map(|from| batch.sender(from))
+        .unwrap_or_default();
 
     let bounced = if intake.reported_ids.is_empty() {
         None
@@ -86,8 +63,25 @@ pub(crate) async fn gather(
         thread: ThreadFacts { replied, tagged },
         recent_acks,
         history,
-        agents: agents.clone(),
+        agents: batch.agents.clone(),
         bounced,
         released: false,
     })
+}
+
+async fn by_number(
+    conn: &mut SqliteConnection,
+    batch: &Batch,
+    prefix: &str,
+    number: i64,
+) -> Result<Option<KnownTicket>, StoreError> {
+    match batch.new_ticket(number) {
+        Some(ticket) => Ok(Some(ticket.clone())),
+        None => queries::ticket_by_number(conn, prefix, number).await,
+    }
+}
+
+/// The window start of the ack limit.
+pub(crate) fn ack_window_start(engine: &Engine, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(engine.settings.desk.ack_limit_window).unwrap_or_default()
 }

@@ -1,6 +1,7 @@
 //! Takes inputs from any channel through the pipeline into the store: exactly once in, one
 //! transaction per batch (group commit), an outcome for every input.
 
+mod batch;
 mod dry_run;
 mod facts;
 mod persist;
@@ -15,6 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Engine;
 use crate::pipeline::normalize::normalize_email;
+use sqlx::Connection;
+
+use crate::domain::TicketRef;
 use crate::store::{Store, StoreError};
 
 /// One input as a channel hands it over.
@@ -80,19 +84,111 @@ impl Outcome {
     }
 }
 
+/// What can be worked out about an input before touching the database.
+enum Parsed {
+    Message(Box<crate::intake::Intake>),
+    TooLarge,
+    Rejected(&'static str),
+}
+
+struct Prepared {
+    digest: String,
+    /// The source key, then (for a message with a Message-ID) sender + Message-ID.
+    keys: Vec<String>,
+    parsed: Parsed,
+}
+
+fn prepare(engine: &Engine, input: &Input) -> Prepared {
+    let limits = &engine.settings.limits;
+    let digest = hex::encode(Sha256::digest(&input.raw));
+    let source_key = input
+        .source_key
+        .clone()
+        .unwrap_or_else(|| format!("sha256:{digest}"));
+    let parsed = if input.raw.len() > limits.max_message_bytes {
+        Parsed::TooLarge
+    } else {
+        match normalize_email(&input.raw, source_key.clone(), input.received_at, limits) {
+            Ok(intake) => Parsed::Message(Box::new(intake)),
+            Err(rejection) => Parsed::Rejected(rejection.reason()),
+        }
+    };
+    let mut keys = vec![source_key];
+    if let Parsed::Message(intake) = &parsed
+        && let Some(id) = &intake.message_id
+    {
+        keys.push(format!("mid:{}:{id}", intake.from.as_deref().unwrap_or("")));
+    }
+    Prepared {
+        digest,
+        keys,
+        parsed,
+    }
+}
+
+/// A batch whose inputs have been parsed: the part of the work that needs no database, so a
+/// channel can do it for the next batch while the current one is being written.
+pub struct PreparedBatch {
+    inputs: Vec<Input>,
+    prepared: Vec<Prepared>,
+}
+
+impl PreparedBatch {
+    /// How many inputs it holds.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+}
+
+/// Parses a batch (pure work, no database).
+pub fn prepare_batch(engine: &Engine, inputs: Vec<Input>) -> PreparedBatch {
+    let prepared = inputs.iter().map(|input| prepare(engine, input)).collect();
+    PreparedBatch { inputs, prepared }
+}
+
 /// Runs a batch of inputs through the pipeline in one transaction. On a database error
 /// nothing of the batch is kept, so the caller may retry it whole.
 pub async fn ingest_batch(
     engine: &Engine,
     store: &Store,
-    inputs: &[Input],
+    inputs: Vec<Input>,
 ) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = store.pool().begin().await?;
-    let mut agents = crate::store::queries::agent_states(&mut tx).await?;
+    commit_batch(engine, store, &prepare_batch(engine, inputs)).await
+}
+
+/// Decides and writes a prepared batch in one transaction (one outcome per input, in order).
+pub async fn commit_batch(
+    engine: &Engine,
+    store: &Store,
+    batch: &PreparedBatch,
+) -> Result<Vec<Outcome>, StoreError> {
+    let (inputs, prepared) = (&batch.inputs, &batch.prepared);
+    let keys: Vec<&str> = prepared
+        .iter()
+        .flat_map(|p| p.keys.iter().map(String::as_str))
+        .collect();
+    let senders: Vec<&str> = prepared
+        .iter()
+        .filter_map(|p| match &p.parsed {
+            Parsed::Message(intake) => intake.from.as_deref(),
+            _ => None,
+        })
+        .collect();
+    let mut conn = store.pool().acquire().await?;
+    // IMMEDIATE takes the write lock now: ticket numbers are handed out from memory.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let window_start = facts::ack_window_start(engine, Utc::now());
+    let mut pending = batch::Batch::start(&mut tx, &keys, &senders, window_start).await?;
     let mut outcomes = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        outcomes.push(ingest_one(engine, &mut tx, &mut agents, input).await?);
+    for (input, prepared) in inputs.iter().zip(prepared) {
+        outcomes.push(ingest_one(engine, &mut tx, &mut pending, input, prepared).await?);
     }
+    pending.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -100,77 +196,64 @@ pub async fn ingest_batch(
 async fn ingest_one(
     engine: &Engine,
     conn: &mut sqlx::SqliteConnection,
-    agents: &mut crate::pipeline::route::AgentStates,
+    batch: &mut batch::Batch,
     input: &Input,
+    prepared: &Prepared,
 ) -> Result<Outcome, StoreError> {
-    let settings = &engine.settings;
-    let prefix = &settings.desk.ticket_prefix;
-    let digest = hex::encode(Sha256::digest(&input.raw));
-    let source_key = input
-        .source_key
-        .clone()
-        .unwrap_or_else(|| format!("sha256:{digest}"));
+    let prefix = &engine.settings.desk.ticket_prefix;
+    let keys: Vec<&str> = prepared.keys.iter().map(String::as_str).collect();
     if !input.released
-        && let Some(outcome) = facts::duplicate(conn, prefix, &source_key).await?
+        && let Some(ticket) = batch.known(&keys)
     {
-        return Ok(outcome);
+        // Remember this path too, so its next delivery is recognised at once.
+        batch.keys(&keys, "duplicate", ticket, input.received_at);
+        let reference = ticket.map(|(_, number)| TicketRef::new(prefix, number).to_string());
+        return Ok(Outcome::new(OutcomeKind::Duplicate, reference, None));
     }
-
-    if input.raw.len() > settings.limits.max_message_bytes {
-        let note = format!("(message of {} bytes, over the limit)", input.raw.len());
-        return persist::hold_back(conn, input, &digest, &source_key, None, &note, "too-large")
-            .await;
-    }
-    let intake = match normalize_email(
-        &input.raw,
-        source_key.clone(),
-        input.received_at,
-        &settings.limits,
-    ) {
-        Ok(intake) => intake,
-        Err(rejection) => {
-            return persist::reject(conn, input, &digest, &source_key, rejection.reason()).await;
+    let intake = match &prepared.parsed {
+        Parsed::Message(intake) => intake,
+        Parsed::TooLarge => {
+            let note = format!("(message of {} bytes, over the limit)", input.raw.len());
+            let what = (OutcomeKind::Suppressed, note.as_str(), "too-large");
+            return Ok(persist::hold_back(
+                batch,
+                input,
+                &prepared.digest,
+                keys[0],
+                what,
+            ));
+        }
+        Parsed::Rejected(reason) => {
+            let what = (OutcomeKind::Rejected, "(not a message)", *reason);
+            return Ok(persist::hold_back(
+                batch,
+                input,
+                &prepared.digest,
+                keys[0],
+                what,
+            ));
         }
     };
-    let message_key = intake
-        .message_id
-        .as_ref()
-        .map(|id| format!("mid:{}:{id}", intake.from.as_deref().unwrap_or("")));
-    if let Some(key) = &message_key
-        && !input.released
-        && let Some(outcome) = facts::duplicate(conn, prefix, key).await?
-    {
-        // Same message through another path: remember this path too.
-        crate::store::queries::insert_key(conn, &source_key, "duplicate", None, input.received_at)
-            .await?;
-        return Ok(outcome);
-    }
-
     let now = Utc::now().max(input.received_at);
-    let mut store_facts = facts::gather(engine, conn, &intake, agents, now).await?;
+    let mut store_facts = facts::gather(engine, conn, batch, intake).await?;
     store_facts.released = input.released;
     let analysis = crate::pipeline::analyze(
-        &intake,
+        intake,
         &store_facts,
         &engine.rules,
         &engine.desk(),
         now,
         false,
     );
-    let keys: Vec<&str> = std::iter::once(source_key.as_str())
-        .chain(message_key.as_deref())
-        .collect();
-    persist::commit(
+    Ok(persist::commit(
         engine,
-        conn,
-        agents,
+        batch,
         input,
-        &intake,
+        intake,
         &analysis,
         &store_facts,
-        &digest,
+        &prepared.digest,
         &keys,
         now,
-    )
-    .await
+    ))
 }

@@ -1,75 +1,39 @@
-//! Writes one decision: the ticket, its events, routing, acknowledgement and notification —
-//! all inside the caller's transaction, so they land together or not at all.
+//! Turns one decision into rows — the ticket, its events, routing, acknowledgement and
+//! notification — in the batch, which writes them in the caller's transaction: they land
+//! together or not at all.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
+use super::batch::Batch;
 use super::{Input, Outcome, OutcomeKind};
 use crate::domain::TicketRef;
 use crate::engine::Engine;
 use crate::intake::Intake;
 use crate::outbox::compose::{self, AckData, NotifyData, Sender};
-use crate::pipeline::route::AgentStates;
 use crate::pipeline::thread::Thread;
 use crate::pipeline::{Analysis, Plan, StoreFacts};
-use crate::store::{NewTicket, StoreError, queries};
+use crate::store::NewTicket;
 
-type Result<T> = std::result::Result<T, StoreError>;
-
-/// Records an input that is not parsed (too large): kept whole, listed as suppressed.
-pub(super) async fn hold_back(
-    conn: &mut SqliteConnection,
+/// Records an input that is not parsed (too large or not a message): kept whole, listed as
+/// suppressed, so nothing is lost.
+pub(super) fn hold_back(
+    batch: &mut Batch,
     input: &Input,
     digest: &str,
     key: &str,
-    from: Option<&str>,
-    subject: &str,
-    reason: &str,
-) -> Result<Outcome> {
-    let raw_id = queries::insert_raw(conn, digest, false, &input.raw).await?;
-    queries::insert_suppressed(
-        conn,
-        input.received_at,
-        from,
-        subject,
-        reason,
-        None,
-        Some(raw_id),
-    )
-    .await?;
-    queries::insert_key(conn, key, "suppressed", None, input.received_at).await?;
-    Ok(Outcome::new(OutcomeKind::Suppressed, None, Some(reason)))
-}
-
-/// Records an input that is not a message; it is kept and listed so nothing is lost.
-pub(super) async fn reject(
-    conn: &mut SqliteConnection,
-    input: &Input,
-    digest: &str,
-    key: &str,
-    reason: &str,
-) -> Result<Outcome> {
-    let raw_id = queries::insert_raw(conn, digest, false, &input.raw).await?;
-    queries::insert_suppressed(
-        conn,
-        input.received_at,
-        None,
-        "(not a message)",
-        reason,
-        None,
-        Some(raw_id),
-    )
-    .await?;
-    queries::insert_key(conn, key, "rejected", None, input.received_at).await?;
-    Ok(Outcome::new(OutcomeKind::Rejected, None, Some(reason)))
+    (outcome, subject, reason): (OutcomeKind, &str, &str),
+) -> Outcome {
+    let raw_id = batch.raw(digest, false, input.raw.clone());
+    batch.suppressed(input.received_at, None, subject, reason, None, Some(raw_id));
+    batch.keys(&[key], outcome.as_str(), None, input.received_at);
+    Outcome::new(outcome, None, Some(reason))
 }
 
 /// Writes what the analysis decided.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn commit(
+pub(super) fn commit(
     engine: &Engine,
-    conn: &mut SqliteConnection,
-    agents: &mut AgentStates,
+    batch: &mut Batch,
     input: &Input,
     intake: &Intake,
     analysis: &Analysis,
@@ -77,7 +41,7 @@ pub(super) async fn commit(
     digest: &str,
     keys: &[&str],
     now: DateTime<Utc>,
-) -> Result<Outcome> {
+) -> Outcome {
     let redacted = !analysis.secrets.is_empty();
     let raw = if redacted {
         super::redacted_copy(
@@ -89,24 +53,17 @@ pub(super) async fn commit(
     } else {
         input.raw.clone()
     };
-    let raw_id = queries::insert_raw(conn, digest, redacted, &raw).await?;
+    let raw_id = batch.raw(digest, redacted, raw);
     let author = intake.from.as_deref();
 
-    let (outcome, ticket_id, ticket, reason) = match &analysis.plan {
+    let (outcome, ticket, reason) = match &analysis.plan {
         Plan::Suppress { reason } => {
             let attached = match (&facts.bounced, &analysis.thread) {
                 (Some((outbox_id, ticket_id, reference)), _) => {
-                    queries::mark_bounced(conn, outbox_id, &analysis.summary_line()).await?;
-                    queries::add_event(
-                        conn,
-                        *ticket_id,
-                        now,
-                        "bounce",
-                        author,
-                        "Our message to the requester bounced.",
-                        Some(raw_id),
-                    )
-                    .await?;
+                    batch.bounced(outbox_id, &format!("bounced: {}", analysis.subject));
+                    let text = "Our message to the requester bounced.";
+                    batch.event(*ticket_id, now, "bounce", author, text, Some(raw_id));
+                    batch.touch(*ticket_id, now);
                     Some((*ticket_id, reference.clone()))
                 }
                 (
@@ -115,116 +72,106 @@ pub(super) async fn commit(
                         ticket_id, ticket, ..
                     },
                 ) => {
-                    queries::add_event(
-                        conn,
+                    batch.event(
                         *ticket_id,
                         now,
                         "note",
                         author,
-                        &analysis.body,
+                        &analysis.text,
                         Some(raw_id),
-                    )
-                    .await?;
+                    );
+                    batch.touch(*ticket_id, now);
                     Some((*ticket_id, ticket.clone()))
                 }
                 _ => None,
             };
             let ticket_id = attached.as_ref().map(|(id, _)| *id);
-            queries::insert_suppressed(
-                conn,
+            batch.suppressed(
                 now,
                 author,
                 &analysis.subject,
                 reason,
                 ticket_id,
                 Some(raw_id),
-            )
-            .await?;
-            (
-                OutcomeKind::Suppressed,
-                ticket_id,
-                attached.map(|(_, r)| r),
-                Some(reason.clone()),
-            )
+            );
+            (OutcomeKind::Suppressed, attached, Some(reason.clone()))
         }
-        Plan::Append => {
-            let Thread::Append {
+        Plan::Append => match &analysis.thread {
+            Thread::Append {
                 ticket_id, ticket, ..
-            } = &analysis.thread
-            else {
-                return Err(StoreError::Other("an append without a ticket".into()));
-            };
-            queries::add_event(
-                conn,
-                *ticket_id,
-                now,
-                "message",
-                author,
-                &analysis.body,
-                Some(raw_id),
-            )
-            .await?;
-            queries::add_participants(conn, *ticket_id, &intake.cc).await?;
-            if let Some(id) = &intake.message_id {
-                queries::add_message_id(conn, *ticket_id, id).await?;
+            } => {
+                batch.event(
+                    *ticket_id,
+                    now,
+                    "message",
+                    author,
+                    &analysis.text,
+                    Some(raw_id),
+                );
+                batch.touch(*ticket_id, now);
+                batch.add_participants(*ticket_id, &intake.cc);
+                if let Some(id) = &intake.message_id {
+                    batch.message_id(*ticket_id, ticket.number(), id);
+                }
+                (
+                    OutcomeKind::Appended,
+                    Some((*ticket_id, ticket.clone())),
+                    None,
+                )
             }
-            (
-                OutcomeKind::Appended,
-                Some(*ticket_id),
-                Some(ticket.clone()),
-                None,
-            )
-        }
+            // The plan says append only when the thread found a ticket.
+            _ => (OutcomeKind::Rejected, None, Some("no-ticket".to_owned())),
+        },
         Plan::Create { ack_skipped } => {
             let (ticket_id, reference, skipped) = create(
                 engine,
-                conn,
-                agents,
+                batch,
                 intake,
                 analysis,
                 raw_id,
                 ack_skipped.clone(),
                 now,
-            )
-            .await?;
-            (OutcomeKind::New, Some(ticket_id), Some(reference), skipped)
+            );
+            (OutcomeKind::New, Some((ticket_id, reference)), skipped)
         }
     };
-    for key in keys {
-        queries::insert_key(conn, key, outcome.as_str(), ticket_id, now).await?;
-    }
-    Ok(Outcome {
+    let ticket_key = ticket
+        .as_ref()
+        .map(|(id, reference)| (*id, reference.number()));
+    batch.keys(keys, outcome.as_str(), ticket_key, now);
+    Outcome {
         outcome,
-        ticket: ticket.map(|t| t.to_string()),
+        ticket: ticket.map(|(_, t)| t.to_string()),
         reason,
-    })
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn create(
+fn create(
     engine: &Engine,
-    conn: &mut SqliteConnection,
-    agents: &mut AgentStates,
+    batch: &mut Batch,
     intake: &Intake,
     analysis: &Analysis,
     raw_id: i64,
     mut ack_skipped: Option<String>,
     now: DateTime<Utc>,
-) -> Result<(i64, TicketRef, Option<String>)> {
+) -> (i64, TicketRef, Option<String>) {
     let settings = &engine.settings;
     let classification = &analysis.classification;
     let route = analysis.route.as_ref();
     let agent_id = route.and_then(|r| r.agent.as_deref());
-    let linked = match &analysis.thread {
-        Thread::NewLinked { ticket, .. } => {
-            queries::ticket_by_number(conn, &settings.desk.ticket_prefix, ticket.number()).await?
-        }
+    let agent = agent_id.and_then(|id| engine.rules.agent(id));
+    let linked_ticket_id = match &analysis.thread {
+        Thread::NewLinked { ticket_id, .. } => Some(*ticket_id),
         _ => None,
     };
     let summary = analysis.summary_line();
     let access_token = compose::new_id();
-    let (ticket_id, number) = queries::create_ticket(
-        conn,
+    let mut participants: Vec<String> = intake.from.iter().chain(&intake.cc).cloned().collect();
+    if let Some(agent) = agent {
+        participants.push(agent.email.clone());
+    }
+    let (ticket_id, reference) = batch.ticket(
+        &settings.desk.ticket_prefix,
         &NewTicket {
             priority: classification.priority.as_str(),
             category: &classification.category,
@@ -243,58 +190,37 @@ async fn create(
             summary: &summary,
             machine_reason: analysis.machine.map(|m| m.as_str()),
             secrets_found: !analysis.secrets.is_empty(),
-            linked_ticket_id: linked.as_ref().map(|t| t.id),
+            linked_ticket_id,
             access_token: &access_token,
             created_at: intake.received_at,
             due_at: analysis.due_at,
         },
-    )
-    .await?;
-    let reference = TicketRef::new(&settings.desk.ticket_prefix, number);
+        participants,
+    );
     let author = intake.from.as_deref();
-    let mut participants: Vec<String> = intake.from.iter().chain(&intake.cc).cloned().collect();
-    let agent = agent_id.and_then(|id| engine.rules.agent(id));
-    if let Some(agent) = agent {
-        participants.push(agent.email.clone());
-    }
-    queries::add_participants(conn, ticket_id, &participants).await?;
     if let Some(id) = &intake.message_id {
-        queries::add_message_id(conn, ticket_id, id).await?;
+        batch.message_id(ticket_id, reference.number(), id);
     }
-    queries::add_event(
-        conn,
+    batch.event(
         ticket_id,
         now,
         "created",
         author,
-        &analysis.body,
+        &analysis.text,
         Some(raw_id),
-    )
-    .await?;
-    if let Some(linked) = &linked {
-        let text = format!(
-            "Names {} (the sender is not on that ticket, or it is closed).",
-            linked.reference
-        );
-        queries::add_event(conn, ticket_id, now, "linked", None, &text, None).await?;
+    );
+    if let Thread::NewLinked { ticket, why, .. } = &analysis.thread {
+        let text = format!("Names {ticket} ({why}).");
+        batch.event(ticket_id, now, "linked", None, &text, None);
     }
     if let Some(route) = route {
-        queries::record_route(
-            conn,
+        batch.route(
             ticket_id,
             now,
             route.agent.as_deref(),
             route.team.as_deref(),
             &route.reason,
-        )
-        .await?;
-        queries::add_event(conn, ticket_id, now, "routed", None, &route.reason, None).await?;
-    }
-    if let Some(agent) = agent {
-        queries::touch_agent(conn, &agent.id, now).await?;
-        let state = agents.entry(agent.id.clone()).or_default();
-        state.open += 1;
-        state.last_assigned = Some(now);
+        );
     }
 
     let site = analysis
@@ -337,19 +263,7 @@ async fn create(
             replying,
             now,
         ) {
-            Ok(row) => {
-                queries::insert_outbox(conn, ticket_id, &row, now).await?;
-                queries::add_event(
-                    conn,
-                    ticket_id,
-                    now,
-                    "ack",
-                    None,
-                    &format!("Acknowledged to {from}."),
-                    None,
-                )
-                .await?;
-            }
+            Ok(row) => batch.outbox(ticket_id, row, now),
             Err(e) => {
                 tracing::warn!(ticket = %reference, error = %e, "No acknowledgement could be built.");
                 ack_skipped = Some("undeliverable-address".to_owned());
@@ -394,13 +308,13 @@ async fn create(
             None,
             now,
         ) {
-            Ok(row) => queries::insert_outbox(conn, ticket_id, &row, now).await?,
+            Ok(row) => batch.outbox(ticket_id, row, now),
             Err(e) => {
                 tracing::warn!(ticket = %reference, error = %e, "No notification could be built.")
             }
         }
     }
-    Ok((ticket_id, reference, ack_skipped))
+    (ticket_id, reference, ack_skipped)
 }
 
 /// What the acknowledgement template gets for this ticket.

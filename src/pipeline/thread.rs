@@ -49,6 +49,9 @@ pub enum Thread {
     /// named ticket is closed).
     NewLinked {
         /// The ticket it names.
+        #[serde(skip)]
+        ticket_id: i64,
+        /// Its reference.
         ticket: TicketRef,
         /// Why it was not appended.
         why: &'static str,
@@ -66,6 +69,7 @@ pub fn decide(sender: Option<&str>, facts: &ThreadFacts) -> Thread {
             }
         } else {
             Thread::NewLinked {
+                ticket_id: ticket.id,
                 ticket: ticket.reference.clone(),
                 why: "closed",
             }
@@ -80,10 +84,12 @@ pub fn decide(sender: Option<&str>, facts: &ThreadFacts) -> Thread {
                 via: "subject-tag",
             },
             (false, _) => Thread::NewLinked {
+                ticket_id: ticket.id,
                 ticket: ticket.reference.clone(),
                 why: "not-a-participant",
             },
             (true, false) => Thread::NewLinked {
+                ticket_id: ticket.id,
                 ticket: ticket.reference.clone(),
                 why: "closed",
             },

@@ -448,3 +448,126 @@ fn the_queue_puts_urgent_work_first_and_filters_by_site() {
     let warsaw: serde_json::Value = serde_json::from_slice(&warsaw.stdout).unwrap();
     assert_eq!(warsaw["tickets"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn executives_are_raised_one_priority_and_tagged() {
+    let desk = TestDesk::new();
+    let ordinary = desk.write_message(
+        "o.eml",
+        &request(
+            "staff@example.com",
+            "Mouse broken",
+            "My mouse does not work.",
+            "v1@example.com",
+        ),
+    );
+    let vip = desk.write_message(
+        "v.eml",
+        &request(
+            "ceo@example.com",
+            "Mouse broken",
+            "My mouse does not work.",
+            "v2@example.com",
+        ),
+    );
+    let ordinary = desk.dry_run(&ordinary);
+    let vip = desk.dry_run(&vip);
+    assert_eq!(ordinary["priority"], "normal");
+    assert_eq!(vip["priority"], "high");
+    assert!(
+        vip["tags"].as_array().unwrap().iter().any(|t| t == "vip"),
+        "{}",
+        vip["tags"]
+    );
+    let rule = vip["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["matched"] == true && r["name"].as_str().unwrap().contains("VIP"))
+        .cloned();
+    assert!(
+        rule.is_some(),
+        "the trace names the VIP rule: {}",
+        vip["rules"]
+    );
+}
+
+#[test]
+fn an_oversized_message_is_kept_and_listed_not_parsed() {
+    let desk = TestDesk::new();
+    let path = desk.write_message(
+        "big.eml",
+        &request(
+            "a@example.com",
+            "Huge",
+            &"x".repeat(5000),
+            "big1@example.com",
+        ),
+    );
+    let output = desk
+        .command(&["ingest", "--json", &path.display().to_string()])
+        .env("SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTES", "1000")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let line = crate::helpers::parse_lines(&output.stdout).remove(0);
+    assert_eq!(
+        (line.outcome.as_str(), line.reason.as_deref()),
+        ("suppressed", Some("too-large"))
+    );
+    let kept = desk.query("SELECT length(r.bytes) FROM suppressed s JOIN raw_messages r ON r.id = s.raw_id WHERE s.reason = 'too-large'");
+    assert!(
+        kept[0][0].parse::<usize>().unwrap() > 5000,
+        "the whole message is kept for review"
+    );
+}
+
+#[test]
+fn inputs_in_one_batch_see_each_other() {
+    let desk = TestDesk::new();
+    let original = request(
+        "anna@example.com",
+        "Scanner broken",
+        "The scanner jams.",
+        "b-1@example.com",
+    );
+    desk.write_message("batch/1.eml", &original);
+    desk.write_message(
+        "batch/2.eml",
+        &format!("Received: from relay.example.net\n{original}"),
+    );
+    let reply = request(
+        "anna@example.com",
+        "more",
+        "It jams on every page.",
+        "b-2@example.com",
+    )
+    .replace(
+        "MIME-Version",
+        "In-Reply-To: <b-1@example.com>\nMIME-Version",
+    );
+    desk.write_message("batch/3.eml", &reply);
+    for i in 4..8 {
+        desk.write_message(
+            &format!("batch/{i}.eml"),
+            &request(
+                "anna@example.com",
+                &format!("Other {i}"),
+                "Help.",
+                &format!("b-{i}@example.com"),
+            ),
+        );
+    }
+    let lines = desk.ingest(&[&desk.path("in/batch")]);
+    let outcomes: Vec<(&str, Option<&str>, Option<&str>)> = lines
+        .iter()
+        .map(|l| (l.outcome.as_str(), l.ticket.as_deref(), l.reason.as_deref()))
+        .collect();
+    assert_eq!(outcomes[0], ("new", Some("SD-1000"), None));
+    assert_eq!(outcomes[1], ("duplicate", Some("SD-1000"), None));
+    assert_eq!(outcomes[2], ("appended", Some("SD-1000"), None));
+    // The ack limit (3 per hour) counts acknowledgements queued earlier in the same batch.
+    assert_eq!(outcomes[3], ("new", Some("SD-1001"), None));
+    assert_eq!(outcomes[4], ("new", Some("SD-1002"), None));
+    assert_eq!(outcomes[5], ("new", Some("SD-1003"), Some("ack-limit")));
+}

@@ -1,0 +1,554 @@
+//! One batch of inputs in one transaction: what the store knew at the start (prefetched in a
+//! few queries), what this batch has added so far (so later inputs see earlier ones), and the
+//! rows to write — flushed with one multi-row statement per table (group commit).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use crate::domain::TicketRef;
+use crate::pipeline::route::AgentStates;
+use crate::pipeline::thread::KnownTicket;
+use crate::store::{NewTicket, OutboxRow, StoreError, queries, time_text};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Rows per statement: well under SQLite's limit of 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The batch's view of the store and its pending writes.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// Agents' load, updated as this batch assigns.
+    pub(crate) agents: AgentStates,
+    next_ticket_id: i64,
+    next_ticket_number: i64,
+    next_raw_id: i64,
+    /// Input keys already known, with their ticket (id, number) if any; this batch's too.
+    known_keys: HashMap<String, Option<(i64, i64)>>,
+    /// Acknowledgements per recipient within the ack-limit window.
+    acks: HashMap<String, u32>,
+    /// Each sender's latest language and site.
+    history: HashMap<String, (String, Option<String>)>,
+    /// Tickets created in this batch, by number.
+    new_tickets: HashMap<i64, KnownTicket>,
+    /// Message-IDs stored in this batch.
+    new_message_ids: HashMap<String, i64>,
+    rows: Rows,
+}
+
+/// (ticket id, at, kind, author, text, raw id)
+type EventRow = (i64, String, String, Option<String>, String, Option<i64>);
+/// (ticket id, at, agent, team, reason)
+type RouteRow = (i64, String, Option<String>, Option<String>, String);
+/// (at, from, subject, reason, ticket id, raw id)
+type SuppressedRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+);
+
+#[derive(Debug, Default)]
+struct Rows {
+    raw: Vec<(i64, String, bool, Vec<u8>)>,
+    tickets: Vec<(i64, i64, TicketRow)>,
+    participants: Vec<(i64, String)>,
+    message_ids: Vec<(String, i64)>,
+    events: Vec<EventRow>,
+    routes: Vec<RouteRow>,
+    keys: Vec<(String, String, Option<i64>, String)>,
+    suppressed: Vec<SuppressedRow>,
+    outbox: Vec<(i64, OutboxRow, String)>,
+    touched_tickets: Vec<(i64, String)>,
+    bounced: Vec<(String, String)>,
+    assigned: HashMap<String, String>,
+}
+
+/// A ticket row, owned.
+#[derive(Debug, Clone)]
+struct TicketRow {
+    status: &'static str,
+    priority: String,
+    category: String,
+    skills_json: String,
+    tags_json: String,
+    site: Option<String>,
+    language: String,
+    team: Option<String>,
+    agent_id: Option<String>,
+    channel: String,
+    requester_email: Option<String>,
+    requester_name: Option<String>,
+    requester_phone: Option<String>,
+    subject: String,
+    summary: String,
+    machine_reason: Option<String>,
+    secrets_found: bool,
+    linked_ticket_id: Option<i64>,
+    access_token: String,
+    created_at: String,
+    due_at: String,
+}
+
+impl Batch {
+    /// Reads what every input of the batch needs: agent load, the next ids, which of
+    /// `keys` are known, and what we know of `senders` (acks since `since`, history).
+    pub(crate) async fn start(
+        conn: &mut SqliteConnection,
+        keys: &[&str],
+        senders: &[&str],
+        since: DateTime<Utc>,
+    ) -> Result<Batch> {
+        let agents = queries::agent_states(conn).await?;
+        let row = sqlx::query(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(number), 999) FROM tickets),
+                    (SELECT COALESCE(MAX(id), 0) FROM raw_messages)",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut batch = Batch {
+            agents,
+            next_ticket_id: row.get::<i64, _>(0) + 1,
+            next_ticket_number: row.get::<i64, _>(1) + 1,
+            next_raw_id: row.get::<i64, _>(2) + 1,
+            ..Batch::default()
+        };
+        if !keys.is_empty() {
+            let rows = sqlx::query(
+                "SELECT k.key, t.id, t.number FROM intake_keys k LEFT JOIN tickets t ON t.id = k.ticket_id
+                 WHERE k.key IN (SELECT value FROM json_each($1))",
+            )
+            .bind(serde_json::to_string(keys).unwrap_or_default())
+            .fetch_all(&mut *conn)
+            .await?;
+            batch.known_keys = rows
+                .into_iter()
+                .map(|r| {
+                    let ticket = r.get::<Option<i64>, _>(1).zip(r.get::<Option<i64>, _>(2));
+                    (r.get(0), ticket)
+                })
+                .collect();
+        }
+        if !senders.is_empty() {
+            let list = serde_json::to_string(senders).unwrap_or_default();
+            let rows = sqlx::query(
+                "SELECT recipient, COUNT(*) FROM outbox
+                 WHERE kind = 'ack' AND created_at >= $2 AND recipient IN (SELECT value FROM json_each($1))
+                 GROUP BY recipient",
+            )
+            .bind(&list)
+            .bind(time_text(since))
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                let count: i64 = row.get(1);
+                batch
+                    .acks
+                    .insert(row.get(0), u32::try_from(count).unwrap_or(u32::MAX));
+            }
+            let rows = sqlx::query(
+                "SELECT requester_email, language, site FROM tickets WHERE id IN
+                   (SELECT MAX(id) FROM tickets WHERE requester_email IN (SELECT value FROM json_each($1))
+                    GROUP BY requester_email)",
+            )
+            .bind(&list)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                batch.history.insert(row.get(0), (row.get(1), row.get(2)));
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The number the next new ticket will get.
+    pub(crate) fn next_number(&self) -> i64 {
+        self.next_ticket_number
+    }
+
+    /// The ticket (id, number) of the first known key (`Some(None)`: known, no ticket).
+    pub(crate) fn known(&self, keys: &[&str]) -> Option<Option<(i64, i64)>> {
+        keys.iter().find_map(|k| self.known_keys.get(*k).copied())
+    }
+
+    /// Acknowledgements to `recipient` in the window, and their latest language and site.
+    pub(crate) fn sender(&self, address: &str) -> (u32, Option<(String, Option<String>)>) {
+        (
+            self.acks.get(address).copied().unwrap_or(0),
+            self.history.get(address).cloned(),
+        )
+    }
+
+    /// A ticket created in this batch, by number.
+    pub(crate) fn new_ticket(&self, number: i64) -> Option<&KnownTicket> {
+        self.new_tickets.get(&number)
+    }
+
+    /// A ticket created in this batch that one of these Message-IDs belongs to.
+    pub(crate) fn new_ticket_by_message_ids(&self, ids: &[String]) -> Option<&KnownTicket> {
+        ids.iter()
+            .rev()
+            .find_map(|id| self.new_message_ids.get(id))
+            .and_then(|number| self.new_tickets.get(number))
+    }
+
+    /// Keeps a raw message; returns the id it will have.
+    pub(crate) fn raw(&mut self, sha256: &str, redacted: bool, bytes: Vec<u8>) -> i64 {
+        let id = self.next_raw_id;
+        self.next_raw_id += 1;
+        self.rows.raw.push((id, sha256.to_owned(), redacted, bytes));
+        id
+    }
+
+    /// Creates a ticket; returns its id and reference.
+    pub(crate) fn ticket(
+        &mut self,
+        prefix: &str,
+        t: &NewTicket<'_>,
+        participants: Vec<String>,
+    ) -> (i64, TicketRef) {
+        let (id, number) = (self.next_ticket_id, self.next_ticket_number);
+        self.next_ticket_id += 1;
+        self.next_ticket_number += 1;
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        self.rows.tickets.push((
+            id,
+            number,
+            TicketRow {
+                status: if t.agent_id.is_some() {
+                    "assigned"
+                } else {
+                    "new"
+                },
+                priority: t.priority.to_owned(),
+                category: t.category.to_owned(),
+                skills_json: t.skills_json.clone(),
+                tags_json: t.tags_json.clone(),
+                site: owned(t.site),
+                language: t.language.to_owned(),
+                team: owned(t.team),
+                agent_id: owned(t.agent_id),
+                channel: t.channel.to_owned(),
+                requester_email: owned(t.requester_email),
+                requester_name: owned(t.requester_name),
+                requester_phone: owned(t.requester_phone),
+                subject: t.subject.to_owned(),
+                summary: t.summary.to_owned(),
+                machine_reason: owned(t.machine_reason),
+                secrets_found: t.secrets_found,
+                linked_ticket_id: t.linked_ticket_id,
+                access_token: t.access_token.to_owned(),
+                created_at: time_text(t.created_at),
+                due_at: time_text(t.due_at),
+            },
+        ));
+        if let Some(email) = t.requester_email {
+            self.history
+                .insert(email.to_owned(), (t.language.to_owned(), owned(t.site)));
+        }
+        let reference = TicketRef::new(prefix, number);
+        self.add_participants(id, &participants);
+        self.new_tickets.insert(
+            number,
+            KnownTicket {
+                id,
+                reference: reference.clone(),
+                open: true,
+                participants,
+            },
+        );
+        (id, reference)
+    }
+
+    /// Adds addresses allowed to write into a ticket.
+    pub(crate) fn add_participants(&mut self, ticket_id: i64, addresses: &[String]) {
+        for address in addresses {
+            self.rows.participants.push((ticket_id, address.clone()));
+        }
+        if let Some(ticket) = self.new_tickets.values_mut().find(|t| t.id == ticket_id) {
+            ticket.participants.extend(addresses.iter().cloned());
+        }
+    }
+
+    /// Remembers a Message-ID as belonging to a ticket.
+    pub(crate) fn message_id(&mut self, ticket_id: i64, number: i64, message_id: &str) {
+        self.rows
+            .message_ids
+            .push((message_id.to_owned(), ticket_id));
+        self.new_message_ids.insert(message_id.to_owned(), number);
+    }
+
+    /// Adds an event to a ticket's history.
+    pub(crate) fn event(
+        &mut self,
+        ticket_id: i64,
+        at: DateTime<Utc>,
+        kind: &str,
+        author: Option<&str>,
+        text: &str,
+        raw_id: Option<i64>,
+    ) {
+        self.rows.events.push((
+            ticket_id,
+            time_text(at),
+            kind.to_owned(),
+            author.map(str::to_owned),
+            text.to_owned(),
+            raw_id,
+        ));
+    }
+
+    /// Marks an existing ticket as changed.
+    pub(crate) fn touch(&mut self, ticket_id: i64, at: DateTime<Utc>) {
+        self.rows.touched_tickets.push((ticket_id, time_text(at)));
+    }
+
+    /// Records a routing decision.
+    pub(crate) fn route(
+        &mut self,
+        ticket_id: i64,
+        at: DateTime<Utc>,
+        agent: Option<&str>,
+        team: Option<&str>,
+        reason: &str,
+    ) {
+        self.rows.routes.push((
+            ticket_id,
+            time_text(at),
+            agent.map(str::to_owned),
+            team.map(str::to_owned),
+            reason.to_owned(),
+        ));
+        if let Some(agent) = agent {
+            let state = self.agents.entry(agent.to_owned()).or_default();
+            state.open += 1;
+            state.last_assigned = Some(at);
+            self.rows.assigned.insert(agent.to_owned(), time_text(at));
+        }
+    }
+
+    /// Queues a message; an acknowledgement counts against the recipient's limit.
+    pub(crate) fn outbox(&mut self, ticket_id: i64, row: OutboxRow, at: DateTime<Utc>) {
+        if row.kind == "ack" {
+            *self.acks.entry(row.recipient.clone()).or_default() += 1;
+        }
+        self.rows.outbox.push((ticket_id, row, time_text(at)));
+    }
+
+    /// Records what the guard held back.
+    pub(crate) fn suppressed(
+        &mut self,
+        at: DateTime<Utc>,
+        from: Option<&str>,
+        subject: &str,
+        reason: &str,
+        ticket_id: Option<i64>,
+        raw_id: Option<i64>,
+    ) {
+        self.rows.suppressed.push((
+            time_text(at),
+            from.map(str::to_owned),
+            subject.to_owned(),
+            reason.to_owned(),
+            ticket_id,
+            raw_id,
+        ));
+    }
+
+    /// Marks one of our messages as bounced.
+    pub(crate) fn bounced(&mut self, outbox_id: &str, reason: &str) {
+        self.rows
+            .bounced
+            .push((outbox_id.to_owned(), reason.to_owned()));
+    }
+
+    /// Records an input's outcome under each of its keys.
+    pub(crate) fn keys(
+        &mut self,
+        keys: &[&str],
+        outcome: &str,
+        ticket: Option<(i64, i64)>,
+        at: DateTime<Utc>,
+    ) {
+        for key in keys {
+            if self.known_keys.contains_key(*key) {
+                continue;
+            }
+            self.known_keys.insert((*key).to_owned(), ticket);
+            self.rows.keys.push((
+                (*key).to_owned(),
+                outcome.to_owned(),
+                ticket.map(|(id, _)| id),
+                time_text(at),
+            ));
+        }
+    }
+
+    /// Writes every pending row: one statement per table (per 500 rows).
+    pub(crate) async fn flush(self, conn: &mut SqliteConnection) -> Result<()> {
+        let rows = self.rows;
+        for chunk in rows.raw.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO raw_messages (id, sha256, redacted, bytes) ",
+            );
+            q.push_values(chunk, |mut b, (id, sha, redacted, bytes)| {
+                b.push_bind(*id)
+                    .push_bind(sha)
+                    .push_bind(*redacted)
+                    .push_bind(bytes);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT / 4) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO tickets (id, number, status, priority, category, skills, tags, site, language, team,
+                 agent_id, channel, requester_email, requester_name, requester_phone, subject, summary,
+                 machine_reason, secrets_found, linked_ticket_id, access_token, created_at, due_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, (id, number, t)| {
+                b.push_bind(*id)
+                    .push_bind(*number)
+                    .push_bind(t.status)
+                    .push_bind(&t.priority)
+                    .push_bind(&t.category)
+                    .push_bind(&t.skills_json)
+                    .push_bind(&t.tags_json)
+                    .push_bind(&t.site)
+                    .push_bind(&t.language)
+                    .push_bind(&t.team)
+                    .push_bind(&t.agent_id)
+                    .push_bind(&t.channel)
+                    .push_bind(&t.requester_email)
+                    .push_bind(&t.requester_name)
+                    .push_bind(&t.requester_phone)
+                    .push_bind(&t.subject)
+                    .push_bind(&t.summary)
+                    .push_bind(&t.machine_reason)
+                    .push_bind(t.secrets_found)
+                    .push_bind(t.linked_ticket_id)
+                    .push_bind(&t.access_token)
+                    .push_bind(&t.created_at)
+                    .push_bind(&t.due_at)
+                    .push_bind(&t.created_at);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.participants.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO participants (ticket_id, address) ",
+            );
+            q.push_values(chunk, |mut b, (ticket, address)| {
+                b.push_bind(*ticket).push_bind(address);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.message_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO message_ids (message_id, ticket_id) ",
+            );
+            q.push_values(chunk, |mut b, (id, ticket)| {
+                b.push_bind(id).push_bind(*ticket);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (ticket_id, at, kind, author, text, raw_id) ",
+            );
+            q.push_values(chunk, |mut b, (ticket, at, kind, author, text, raw)| {
+                b.push_bind(*ticket)
+                    .push_bind(at)
+                    .push_bind(kind)
+                    .push_bind(author)
+                    .push_bind(text)
+                    .push_bind(*raw);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.routes.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO routing_decisions (ticket_id, at, agent_id, team, reason) ",
+            );
+            q.push_values(chunk, |mut b, (ticket, at, agent, team, reason)| {
+                b.push_bind(*ticket)
+                    .push_bind(at)
+                    .push_bind(agent)
+                    .push_bind(team)
+                    .push_bind(reason);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT / 2) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at) ",
+            );
+            q.push_values(chunk, |mut b, (ticket, row, at)| {
+                b.push_bind(&row.id)
+                    .push_bind(*ticket)
+                    .push_bind(row.kind)
+                    .push_bind(&row.recipient)
+                    .push_bind(&row.message_id)
+                    .push_bind(&row.subject)
+                    .push_bind(&row.body)
+                    .push_bind(at)
+                    .push_bind(at);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.keys.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO intake_keys (key, outcome, ticket_id, at) ",
+            );
+            q.push_values(chunk, |mut b, (key, outcome, ticket, at)| {
+                b.push_bind(key)
+                    .push_bind(outcome)
+                    .push_bind(*ticket)
+                    .push_bind(at);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for chunk in rows.suppressed.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO suppressed (at, from_addr, subject, reason, ticket_id, raw_id) ",
+            );
+            q.push_values(chunk, |mut b, (at, from, subject, reason, ticket, raw)| {
+                b.push_bind(at)
+                    .push_bind(from)
+                    .push_bind(subject)
+                    .push_bind(reason)
+                    .push_bind(*ticket)
+                    .push_bind(*raw);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for (ticket, at) in &rows.touched_tickets {
+            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(*ticket)
+                .execute(&mut *conn)
+                .await?;
+        }
+        for (outbox_id, reason) in &rows.bounced {
+            sqlx::query("UPDATE outbox SET status = 'bounced', last_error = $1 WHERE id = $2")
+                .bind(reason)
+                .bind(outbox_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        for (agent, at) in &rows.assigned {
+            sqlx::query(
+                "INSERT INTO agent_state (agent_id, last_assigned_at) VALUES ($1, $2)
+                 ON CONFLICT (agent_id) DO UPDATE SET last_assigned_at = excluded.last_assigned_at",
+            )
+            .bind(agent)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
