@@ -13,7 +13,7 @@ use crate::ingest::{Input, Outcome, OutcomeKind, PreparedBatch, commit_batch, pr
 
 /// Messages per transaction: large enough to amortise the commit, small enough that a crash
 /// redoes little.
-const BATCH: usize = 64;
+const BATCH: usize = 128;
 
 /// One batch as the reader thread hands it over.
 struct ReadBatch {
@@ -58,7 +58,7 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
     });
     // A reader thread reads and parses the next batch while this one is written: the
     // database work and the parsing then run on both cores.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadBatch>(2);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadBatch>(1);
     let reader_engine = engine.clone();
     let reader = std::thread::spawn(move || {
         for chunk in paths.chunks(BATCH) {

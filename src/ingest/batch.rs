@@ -2,6 +2,7 @@
 //! few queries), what this batch has added so far (so later inputs see earlier ones), and the
 //! rows to write — flushed with one multi-row statement per table (group commit).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +20,7 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// The batch's view of the store and its pending writes.
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
+pub(crate) struct Batch<'a> {
     /// Agents' load, updated as this batch assigns.
     pub(crate) agents: AgentStates,
     next_ticket_id: i64,
@@ -35,7 +36,7 @@ pub(crate) struct Batch {
     new_tickets: HashMap<i64, KnownTicket>,
     /// Message-IDs stored in this batch.
     new_message_ids: HashMap<String, i64>,
-    rows: Rows,
+    rows: Rows<'a>,
 }
 
 /// (ticket id, at, kind, author, text, raw id)
@@ -53,8 +54,9 @@ type SuppressedRow = (
 );
 
 #[derive(Debug, Default)]
-struct Rows {
-    raw: Vec<(i64, String, bool, Vec<u8>)>,
+struct Rows<'a> {
+    /// Raw messages, borrowed from the inputs until the flush copies them into the statement.
+    raw: Vec<(i64, String, bool, Cow<'a, [u8]>)>,
     tickets: Vec<(i64, i64, TicketRow)>,
     participants: Vec<(i64, String)>,
     message_ids: Vec<(String, i64)>,
@@ -94,7 +96,7 @@ struct TicketRow {
     due_at: String,
 }
 
-impl Batch {
+impl<'a> Batch<'a> {
     /// Reads what every input of the batch needs: agent load, the next ids, which of
     /// `keys` are known, and what we know of `senders` (acks since `since`, history).
     pub(crate) async fn start(
@@ -102,7 +104,7 @@ impl Batch {
         keys: &[&str],
         senders: &[&str],
         since: DateTime<Utc>,
-    ) -> Result<Batch> {
+    ) -> Result<Batch<'a>> {
         let agents = queries::agent_states(conn).await?;
         let row = sqlx::query(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(number), 999) FROM tickets),
@@ -197,7 +199,7 @@ impl Batch {
     }
 
     /// Keeps a raw message; returns the id it will have.
-    pub(crate) fn raw(&mut self, sha256: &str, redacted: bool, bytes: Vec<u8>) -> i64 {
+    pub(crate) fn raw(&mut self, sha256: &str, redacted: bool, bytes: Cow<'a, [u8]>) -> i64 {
         let id = self.next_raw_id;
         self.next_raw_id += 1;
         self.rows.raw.push((id, sha256.to_owned(), redacted, bytes));
@@ -399,7 +401,7 @@ impl Batch {
                 b.push_bind(*id)
                     .push_bind(sha)
                     .push_bind(*redacted)
-                    .push_bind(bytes);
+                    .push_bind(bytes.as_ref());
             });
             q.build().execute(&mut *conn).await?;
         }

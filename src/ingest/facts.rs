@@ -17,7 +17,7 @@ use crate::store::queries;
 pub(crate) async fn gather(
     engine: &Engine,
     conn: &mut SqliteConnection,
-    batch: &Batch,
+    batch: &Batch<'_>,
     intake: &Intake,
 ) -> Result<StoreFacts, StoreError> {
     let prefix = &engine.settings.desk.ticket_prefix;
@@ -71,7 +71,7 @@ pub(crate) async fn gather(
 
 async fn by_number(
     conn: &mut SqliteConnection,
-    batch: &Batch,
+    batch: &Batch<'_>,
     prefix: &str,
     number: i64,
 ) -> Result<Option<KnownTicket>, StoreError> {

@@ -193,11 +193,11 @@ pub async fn commit_batch(
     Ok(outcomes)
 }
 
-async fn ingest_one(
+async fn ingest_one<'a>(
     engine: &Engine,
     conn: &mut sqlx::SqliteConnection,
-    batch: &mut batch::Batch,
-    input: &Input,
+    batch: &mut batch::Batch<'a>,
+    input: &'a Input,
     prepared: &Prepared,
 ) -> Result<Outcome, StoreError> {
     let prefix = &engine.settings.desk.ticket_prefix;

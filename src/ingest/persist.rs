@@ -2,6 +2,8 @@
 //! notification — in the batch, which writes them in the caller's transaction: they land
 //! together or not at all.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 use super::batch::Batch;
@@ -16,14 +18,14 @@ use crate::store::NewTicket;
 
 /// Records an input that is not parsed (too large or not a message): kept whole, listed as
 /// suppressed, so nothing is lost.
-pub(super) fn hold_back(
-    batch: &mut Batch,
-    input: &Input,
+pub(super) fn hold_back<'a>(
+    batch: &mut Batch<'a>,
+    input: &'a Input,
     digest: &str,
     key: &str,
     (outcome, subject, reason): (OutcomeKind, &str, &str),
 ) -> Outcome {
-    let raw_id = batch.raw(digest, false, input.raw.clone());
+    let raw_id = batch.raw(digest, false, Cow::Borrowed(&input.raw));
     batch.suppressed(input.received_at, None, subject, reason, None, Some(raw_id));
     batch.keys(&[key], outcome.as_str(), None, input.received_at);
     Outcome::new(outcome, None, Some(reason))
@@ -31,10 +33,10 @@ pub(super) fn hold_back(
 
 /// Writes what the analysis decided.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn commit(
+pub(super) fn commit<'a>(
     engine: &Engine,
-    batch: &mut Batch,
-    input: &Input,
+    batch: &mut Batch<'a>,
+    input: &'a Input,
     intake: &Intake,
     analysis: &Analysis,
     facts: &StoreFacts,
@@ -44,14 +46,14 @@ pub(super) fn commit(
 ) -> Outcome {
     let redacted = !analysis.secrets.is_empty();
     let raw = if redacted {
-        super::redacted_copy(
+        Cow::Owned(super::redacted_copy(
             &input.raw,
             &analysis.subject,
             &analysis.body,
             &intake.attachments,
-        )
+        ))
     } else {
-        input.raw.clone()
+        Cow::Borrowed(input.raw.as_slice())
     };
     let raw_id = batch.raw(digest, redacted, raw);
     let author = intake.from.as_deref();
@@ -148,7 +150,7 @@ pub(super) fn commit(
 
 fn create(
     engine: &Engine,
-    batch: &mut Batch,
+    batch: &mut Batch<'_>,
     intake: &Intake,
     analysis: &Analysis,
     raw_id: i64,
