@@ -269,6 +269,7 @@ static HINTS: LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> = LazyLock::new(
     }
     let automaton = aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(&patterns)
         .expect("static patterns");
     (automaton, groups)
@@ -278,7 +279,8 @@ impl Hints {
     fn of(text: &str) -> Hints {
         let (automaton, groups) = &*HINTS;
         let mut found = [false; 4];
-        for hit in automaton.find_overlapping_iter(text) {
+        // Non-overlapping is enough: no fragment contains another of a different group.
+        for hit in automaton.find_iter(text) {
             found[groups[hit.pattern().as_usize()]] = true;
             if found.iter().all(|&f| f) {
                 break;
