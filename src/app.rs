@@ -3,17 +3,18 @@
 //! cleanly on Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::config::Settings;
 use crate::engine::Engine;
-use crate::outbox::worker::{self, FileTransport};
+use crate::outbox::worker;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -45,12 +46,13 @@ pub async fn serve(settings: Settings) -> ExitCode {
             });
         }
     };
-    if settings.outbound.transport != crate::config::Transport::File {
-        eprintln!(
-            "switchboard: outbound.transport = \"smtp\" is not available in this version; use \"file\""
-        );
-        return ExitCode::from(crate::cli::exit::CONFIG);
-    }
+    let transport = match worker::Transport::from_settings(&settings.outbound) {
+        Ok(transport) => transport,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(crate::cli::exit::CONFIG);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&settings.web.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -66,13 +68,20 @@ pub async fn serve(settings: Settings) -> ExitCode {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let (stop, stopped) = watch::channel(false);
+    let wake_outbox = Arc::new(Notify::new());
+    let retry = worker::Retry {
+        base: settings.outbound.retry_base,
+        give_up_after: settings.outbound.retry_for,
+    };
     let outbox = tokio::spawn(worker::run(
         store.clone(),
-        FileTransport::new(&settings.outbound.dir),
-        settings.outbound.retry_for,
+        transport,
+        retry,
         Duration::from_millis(500),
+        wake_outbox.clone(),
         stopped.clone(),
     ));
+    let mailboxes = crate::channels::imap::spawn(&engine, &store, wake_outbox, stopped.clone());
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -94,6 +103,9 @@ pub async fn serve(settings: Settings) -> ExitCode {
     let result = server.await;
     signals.abort();
     let _ = outbox.await;
+    for mailbox in mailboxes {
+        let _ = mailbox.await;
+    }
     store.close().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! The outbox worker is the only sender.
 
 pub mod app;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod domain;

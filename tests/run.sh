@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Every check and test Switchboard has, the way CI runs them. Installs what the tests need
-# first (only Rust components so far; the mail servers, PostgreSQL and Chromium join as the
-# channels that need them land).
+# Every check and test Switchboard has, the way CI runs them. Installs and starts what the
+# tests need first: Rust's formatter and linter, and a private Dovecot and Postfix on
+# loopback (tests/env/mail.sh), stopped again at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+tests/env/mail.sh up >/dev/null
+trap 'tests/env/mail.sh down >/dev/null 2>&1 || true' EXIT
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings

@@ -101,6 +101,7 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
                 outcome: OutcomeKind::Rejected,
                 ticket: None,
                 reason: Some("unreadable".into()),
+                redacted_copy: None,
             };
             print_line(&mut stdout, json, path, &outcome);
         }

@@ -152,6 +152,7 @@ struct RawOutbound {
     ca_file: String,
     from: String,
     retry_for: String,
+    retry_base: String,
 }
 
 impl Default for RawOutbound {
@@ -165,6 +166,7 @@ impl Default for RawOutbound {
             ca_file: String::new(),
             from: "IT Service Desk <support@example.com>".into(),
             retry_for: "3d".into(),
+            retry_base: "30s".into(),
         }
     }
 }
@@ -361,6 +363,10 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
         problems.push(format!("outbound.retry_for: {e}"));
         std::time::Duration::from_secs(3 * 86_400)
     });
+    let retry_base = parse_duration(&raw.outbound.retry_base).unwrap_or_else(|e| {
+        problems.push(format!("outbound.retry_base: {e}"));
+        std::time::Duration::from_secs(30)
+    });
     let transport = match raw.outbound.transport.as_str() {
         "file" => Transport::File,
         "smtp" => Transport::Smtp,
@@ -379,7 +385,32 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
         ));
     }
     let url = resolve_sqlite_url(&raw.database.url, root, problems);
-    for mailbox in &raw.mailbox {
+    if !(raw.outbound.smtp_url.starts_with("smtp://")
+        || raw.outbound.smtp_url.starts_with("smtps://"))
+    {
+        problems.push(format!(
+            "outbound.smtp_url must start with smtp:// or smtps://, got \"{}\"",
+            raw.outbound.smtp_url
+        ));
+    }
+    let mut mailboxes = raw.mailbox;
+    for mailbox in &mut mailboxes {
+        // Relative certificate and password paths follow the config file, like every path.
+        for file in [&mut mailbox.ca_file, &mut mailbox.password_file] {
+            if !file.is_empty() {
+                let resolved = path(file).display().to_string();
+                *file = resolved;
+            }
+        }
+        if mailbox.after != "seen"
+            && mailbox.after != "delete"
+            && !mailbox.after.starts_with("move:")
+        {
+            problems.push(format!(
+                "mailbox \"{}\": after must be \"move:FOLDER\", \"seen\" or \"delete\", got \"{}\"",
+                mailbox.name, mailbox.after
+            ));
+        }
         if !(mailbox.url.starts_with("imap://") || mailbox.url.starts_with("imaps://")) {
             problems.push(format!(
                 "mailbox \"{}\": url must start with imap:// or imaps://, got \"{}\"",
@@ -412,16 +443,20 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
             transport,
             dir: path(&raw.outbound.dir),
             smtp_url: raw.outbound.smtp_url,
+            smtp_username: raw.outbound.smtp_username,
+            smtp_password_env: raw.outbound.smtp_password_env,
+            ca_file: (!raw.outbound.ca_file.is_empty()).then(|| path(&raw.outbound.ca_file)),
             from: raw.outbound.from,
             from_address,
             retry_for,
+            retry_base,
         },
         limits: Limits {
             max_message_bytes: raw.limits.max_message_bytes,
             max_body_chars: raw.limits.max_body_chars,
             max_html_bytes: raw.limits.max_html_bytes,
         },
-        mailboxes: raw.mailbox,
+        mailboxes,
     }
 }
 

@@ -98,12 +98,20 @@ pub struct Outbound {
     pub dir: PathBuf,
     /// The SMTP relay.
     pub smtp_url: String,
+    /// SMTP login, empty for none.
+    pub smtp_username: String,
+    /// The variable holding the SMTP password.
+    pub smtp_password_env: String,
+    /// Extra CA certificate to trust for the relay.
+    pub ca_file: Option<PathBuf>,
     /// Our From header.
     pub from: String,
     /// Our bare From address (lowercase).
     pub from_address: String,
     /// How long temporary failures are retried.
     pub retry_for: Duration,
+    /// The first wait after a temporary failure (doubling after each).
+    pub retry_base: Duration,
 }
 
 /// `[limits]`
@@ -140,6 +148,9 @@ pub struct Mailbox {
     /// Variable holding the password.
     #[serde(default)]
     pub password_env: String,
+    /// File holding the password (used when `password_env` is empty or unset).
+    #[serde(default)]
+    pub password_file: String,
     /// Folder to read.
     #[serde(default = "default_folder")]
     pub folder: String,
@@ -152,6 +163,20 @@ pub struct Mailbox {
     /// Extra CA certificate to trust.
     #[serde(default)]
     pub ca_file: String,
+    /// Folder that messages the pipeline rejects are moved to.
+    #[serde(default = "default_quarantine")]
+    pub quarantine: String,
+    /// Seconds between checks when the server has no IDLE, and the IDLE safety net.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+}
+
+fn default_quarantine() -> String {
+    "Quarantine".to_owned()
+}
+
+fn default_poll() -> u64 {
+    60
 }
 
 fn default_folder() -> String {

@@ -72,6 +72,10 @@ pub struct Outcome {
     pub ticket: Option<String>,
     /// A short kebab-case reason, when there is one.
     pub reason: Option<String>,
+    /// When secrets were found: the redacted copy kept instead of the original (a channel
+    /// replaces the original with it at the source too).
+    #[serde(skip)]
+    pub redacted_copy: Option<Vec<u8>>,
 }
 
 impl Outcome {
@@ -80,6 +84,7 @@ impl Outcome {
             outcome,
             ticket,
             reason: reason.map(str::to_owned),
+            redacted_copy: None,
         }
     }
 }

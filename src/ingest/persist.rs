@@ -55,6 +55,7 @@ pub(super) fn commit<'a>(
     } else {
         Cow::Borrowed(input.raw.as_slice())
     };
+    let redacted_copy = redacted.then(|| raw.to_vec());
     let raw_id = batch.raw(digest, redacted, raw);
     let author = intake.from.as_deref();
 
@@ -145,6 +146,7 @@ pub(super) fn commit<'a>(
         outcome,
         ticket: ticket.map(|(_, t)| t.to_string()),
         reason,
+        redacted_copy,
     }
 }
 

@@ -2,5 +2,6 @@
 //! delivers the outbox — the only part of Switchboard that sends anything.
 
 pub mod compose;
+pub mod smtp;
 pub mod templates;
 pub mod worker;

@@ -59,18 +59,60 @@ impl FileTransport {
     }
 }
 
-/// Back-off after `attempts` failures: 30 s doubling, at most an hour.
-pub fn backoff(attempts: i64) -> Duration {
-    let exponent = u32::try_from(attempts.clamp(0, 7)).unwrap_or(7);
-    Duration::from_secs((30u64 << exponent).min(3600))
+/// Where delivered mail goes.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// `.eml` files in a folder.
+    File(FileTransport),
+    /// An SMTP relay.
+    Smtp(super::smtp::SmtpTransport),
+}
+
+impl Transport {
+    /// The transport `[outbound]` asks for.
+    pub fn from_settings(outbound: &crate::config::Outbound) -> Result<Transport, String> {
+        Ok(match outbound.transport {
+            crate::config::Transport::File => Transport::File(FileTransport::new(&outbound.dir)),
+            crate::config::Transport::Smtp => {
+                Transport::Smtp(super::smtp::SmtpTransport::new(outbound)?)
+            }
+        })
+    }
+
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        match self {
+            Transport::File(file) => file.deliver(item).await,
+            Transport::Smtp(smtp) => smtp.deliver(&item.recipient, &item.body).await,
+        }
+    }
+}
+
+/// Messages handed to the transport at once (SMTP connections are pooled up to this).
+const CONCURRENCY: usize = 8;
+
+/// Back-off after `attempts` failures: `base` doubling, at most an hour.
+pub fn backoff(attempts: i64, base: Duration) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(0, 10)).unwrap_or(10);
+    base.saturating_mul(1u32 << exponent)
+        .min(Duration::from_secs(3600))
+}
+
+/// How the worker retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// First wait after a temporary failure.
+    pub base: Duration,
+    /// Give up (mark failed) after this long.
+    pub give_up_after: Duration,
 }
 
 /// Delivers everything due now; returns how many were sent.
 pub async fn drain_once(
     store: &Store,
-    transport: &FileTransport,
-    retry_for: Duration,
+    transport: &Transport,
+    retry: Retry,
 ) -> Result<usize, StoreError> {
+    use futures::StreamExt;
     let mut sent = 0;
     loop {
         let now = Utc::now();
@@ -79,8 +121,17 @@ pub async fn drain_once(
             return Ok(sent);
         }
         let batch = due.len();
-        for item in due {
-            match transport.deliver(&item).await {
+        let results: Vec<(OutboxItem, Result<(), DeliveryError>)> = futures::stream::iter(due)
+            .map(|item| async move {
+                let result = transport.deliver(&item).await;
+                (item, result)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut temporary_failures = 0;
+        for (item, result) in results {
+            match result {
                 Ok(()) => {
                     store.mark_sent(&item.id, Utc::now()).await?;
                     sent += 1;
@@ -90,10 +141,12 @@ pub async fn drain_once(
                     store.mark_attempt_failed(&item.id, &reason, None).await?;
                 }
                 Err(DeliveryError::Temporary(reason)) => {
+                    temporary_failures += 1;
                     let next = now
-                        + chrono::Duration::from_std(backoff(item.attempts)).unwrap_or_default();
-                    let expires =
-                        item.created_at + chrono::Duration::from_std(retry_for).unwrap_or_default();
+                        + chrono::Duration::from_std(backoff(item.attempts, retry.base))
+                            .unwrap_or_default();
+                    let expires = item.created_at
+                        + chrono::Duration::from_std(retry.give_up_after).unwrap_or_default();
                     let retry_at = (next < expires).then_some(next);
                     tracing::warn!(outbox_id = %item.id, %reason, retry = retry_at.is_some(), "Delivery failed.");
                     store
@@ -102,28 +155,30 @@ pub async fn drain_once(
                 }
             }
         }
-        if batch < 200 {
+        if batch < 200 || temporary_failures > 0 {
             return Ok(sent);
         }
     }
 }
 
-/// Runs until `shutdown` turns true, checking for due mail every `interval`.
+/// Runs until `shutdown` turns true, checking for due mail every `interval` or when woken.
 pub async fn run(
     store: Store,
-    transport: FileTransport,
-    retry_for: Duration,
+    transport: Transport,
+    retry: Retry,
     interval: Duration,
+    wake: std::sync::Arc<tokio::sync::Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        match drain_once(&store, &transport, retry_for).await {
+        match drain_once(&store, &transport, retry).await {
             Ok(0) => {}
             Ok(sent) => tracing::info!(sent, "Outbox delivered."),
             Err(e) => tracing::error!(error = %e, "Outbox worker could not read the database."),
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
+            _ = wake.notified() => {}
             _ = shutdown.changed() => return,
         }
         if *shutdown.borrow() {
@@ -139,8 +194,9 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(backoff(0), Duration::from_secs(30));
-        assert_eq!(backoff(1), Duration::from_secs(60));
-        assert_eq!(backoff(20), Duration::from_secs(3600));
+        let base = Duration::from_secs(30);
+        assert_eq!(backoff(0, base), Duration::from_secs(30));
+        assert_eq!(backoff(1, base), Duration::from_secs(60));
+        assert_eq!(backoff(20, base), Duration::from_secs(3600));
     }
 }

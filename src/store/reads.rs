@@ -252,3 +252,37 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
+
+impl Store {
+    /// Where a mailbox was read up to: (UIDVALIDITY, last UID).
+    pub async fn cursor(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_cursors WHERE name = $1")
+            .bind(mailbox)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            let validity: i64 = r.get(0);
+            let last: i64 = r.get(1);
+            (
+                u32::try_from(validity).unwrap_or(0),
+                u32::try_from(last).unwrap_or(0),
+            )
+        }))
+    }
+
+    /// Records that a mailbox was read up to `last_uid`.
+    pub async fn set_cursor(&self, mailbox: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_cursors (name, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+                 last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(last_uid))
+        .bind(time_text(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

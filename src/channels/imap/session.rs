@@ -1,0 +1,280 @@
+//! One connected session: select the folder, take everything after the cursor in bounded
+//! batches, apply the after-ingest action only once the batch is committed, advance the
+//! cursor, then wait with IDLE (or poll) for more.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use futures::TryStreamExt;
+use tokio::sync::watch;
+
+use super::connect::{COMMAND_TIMEOUT, ImapSession, connect};
+use super::{ImapError, MailboxTask};
+use crate::ingest::{Input, Outcome, OutcomeKind, commit_batch, prepare_batch};
+
+/// Messages fetched and committed at a time: memory stays flat whatever the backlog.
+const BATCH: usize = 200;
+
+async fn timed<T, E: std::fmt::Display>(
+    what: &str,
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, ImapError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(ImapError::Server(format!("{what}: {e}"))),
+        Err(_) => Err(ImapError::Server(format!(
+            "{what}: no answer within {} s",
+            COMMAND_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Serves the mailbox until shutdown (Ok) or a failure (Err: the caller reconnects).
+pub(super) async fn serve(
+    task: &MailboxTask,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), ImapError> {
+    let mailbox = &task.mailbox;
+    let mut session = connect(mailbox).await?;
+    let capabilities = timed("CAPABILITY", session.capabilities()).await?;
+    let can_idle = capabilities.has_str("IDLE");
+    let can_move = capabilities.has_str("MOVE");
+    tracing::info!(mailbox = %mailbox.name, can_idle, "Mailbox connected.");
+    loop {
+        take_new(task, &mut session, can_move).await?;
+        if *shutdown.borrow() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+            return Ok(());
+        }
+        let poll = Duration::from_secs(mailbox.poll_seconds.max(1));
+        if can_idle {
+            let mut idle = session.idle();
+            timed("IDLE", idle.init()).await?;
+            let woke = {
+                let (wait, _stop) = idle.wait_with_timeout(poll);
+                tokio::select! {
+                    result = wait => Some(result),
+                    _ = shutdown.changed() => None,
+                }
+            };
+            match woke {
+                // Shutting down: the connection is simply dropped mid-IDLE.
+                None => return Ok(()),
+                Some(Err(e)) => return Err(ImapError::Server(format!("IDLE: {e}"))),
+                Some(Ok(
+                    IdleResponse::NewData(_)
+                    | IdleResponse::Timeout
+                    | IdleResponse::ManualInterrupt,
+                )) => {}
+            }
+            session = timed("DONE", idle.done()).await?;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Takes every message after the cursor, batch by batch.
+async fn take_new(
+    task: &MailboxTask,
+    session: &mut ImapSession,
+    can_move: bool,
+) -> Result<(), ImapError> {
+    let mailbox = &task.mailbox;
+    let selected = timed("SELECT", session.select(&mailbox.folder)).await?;
+    let uidvalidity = selected.uid_validity.unwrap_or(0);
+    let mut last = match task.store.cursor(&mailbox.name).await? {
+        Some((validity, last)) if validity == uidvalidity => last,
+        Some((validity, _)) => {
+            // The mailbox was recreated: every UID is new. Message-IDs keep this from
+            // making second tickets for messages already taken.
+            tracing::warn!(mailbox = %mailbox.name, old = validity, new = uidvalidity, "UIDVALIDITY changed; reading the folder again.");
+            0
+        }
+        None => 0,
+    };
+    loop {
+        let found = timed(
+            "UID SEARCH",
+            session.uid_search(format!("UID {}:*", last.saturating_add(1))),
+        )
+        .await?;
+        let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid > last).collect();
+        if uids.is_empty() {
+            return Ok(());
+        }
+        uids.sort_unstable();
+        for chunk in uids.chunks(BATCH) {
+            let messages = fetch(session, chunk).await?;
+            let fetched: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
+            let inputs: Vec<Input> = messages
+                .into_iter()
+                .map(|(uid, raw)| Input {
+                    raw,
+                    source_key: Some(format!("imap:{}:{uidvalidity}:{uid}", mailbox.name)),
+                    received_at: chrono::Utc::now(),
+                    released: false,
+                })
+                .collect();
+            let prepared = prepare_batch(&task.engine, inputs);
+            let outcomes = commit_batch(&task.engine, &task.store, &prepared).await?;
+            task.wake_outbox.notify_one();
+            // Only now, with the batch committed, is the server told.
+            after_commit(task, session, &fetched, &outcomes, can_move).await?;
+            if let Some(&highest) = chunk.last() {
+                task.store
+                    .set_cursor(&mailbox.name, uidvalidity, highest)
+                    .await?;
+                last = highest;
+            }
+            for outcome in &outcomes {
+                tracing::debug!(mailbox = %mailbox.name, outcome = outcome.outcome.as_str(), ticket = ?outcome.ticket, "Message taken.");
+            }
+        }
+    }
+}
+
+async fn fetch(session: &mut ImapSession, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+    let set = uid_set(uids);
+    let fetches: Vec<_> = timed("UID FETCH", async {
+        session
+            .uid_fetch(&set, "(UID BODY.PEEK[])")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    Ok(fetches
+        .iter()
+        .filter_map(|fetch| Some((fetch.uid?, fetch.body()?.to_vec())))
+        .collect())
+}
+
+/// What happens at the source after the commit: rejected mail to quarantine, mail with a
+/// secret replaced by its redacted copy, everything else the mailbox's `after` action.
+async fn after_commit(
+    task: &MailboxTask,
+    session: &mut ImapSession,
+    uids: &[u32],
+    outcomes: &[Outcome],
+    can_move: bool,
+) -> Result<(), ImapError> {
+    let mailbox = &task.mailbox;
+    let target = mailbox.after.strip_prefix("move:").map(str::to_owned);
+    let mut groups: HashMap<&'static str, Vec<u32>> = HashMap::new();
+    for (uid, outcome) in uids.iter().zip(outcomes) {
+        if let Some(copy) = &outcome.redacted_copy {
+            // The original holds a secret: leave only the redacted copy on the server.
+            let folder = target.as_deref().unwrap_or(&mailbox.folder);
+            timed(
+                "APPEND",
+                session.append(folder, Some("(\\Seen)"), None, copy),
+            )
+            .await?;
+            groups.entry("delete").or_default().push(*uid);
+            continue;
+        }
+        let action = match (outcome.outcome, &target) {
+            (OutcomeKind::Rejected, _) => "quarantine",
+            (_, Some(_)) => "move",
+            _ if mailbox.after == "delete" => "delete",
+            _ => "seen",
+        };
+        groups.entry(action).or_default().push(*uid);
+    }
+    for (action, uids) in groups {
+        let set = uid_set(&uids);
+        match action {
+            "quarantine" => move_to(session, &set, &mailbox.quarantine, can_move).await?,
+            "move" => {
+                move_to(
+                    session,
+                    &set,
+                    target.as_deref().unwrap_or("Processed"),
+                    can_move,
+                )
+                .await?
+            }
+            "delete" => delete(session, &set).await?,
+            _ => {
+                timed("UID STORE", async {
+                    session
+                        .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn move_to(
+    session: &mut ImapSession,
+    set: &str,
+    folder: &str,
+    can_move: bool,
+) -> Result<(), ImapError> {
+    if can_move {
+        return timed("UID MOVE", session.uid_mv(set, folder)).await;
+    }
+    timed("UID COPY", session.uid_copy(set, folder)).await?;
+    delete(session, set).await
+}
+
+async fn delete(session: &mut ImapSession, set: &str) -> Result<(), ImapError> {
+    timed("UID STORE", async {
+        session
+            .uid_store(set, "+FLAGS.SILENT (\\Deleted)")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    timed("UID EXPUNGE", async {
+        session
+            .uid_expunge(set)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    Ok(())
+}
+
+/// `1:3,7,9:10` for a sorted list of UIDs.
+fn uid_set(uids: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut iter = uids.iter().copied().peekable();
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter.peek() == Some(&(end + 1)) {
+            end += 1;
+            iter.next();
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+}

@@ -1,0 +1,258 @@
+//! E-mail in and out against real Dovecot and Postfix on loopback (`tests/env/mail.sh up`).
+
+mod env;
+
+use std::time::{Duration, Instant};
+
+use env::{Daemon, MailEnv, header, request};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_mailed_request_is_acknowledged_through_the_real_servers_without_polling() {
+    let env = MailEnv::take_turn();
+    // poll_seconds = 300: only IDLE can bring the message in within the wait below.
+    let daemon = Daemon::start(&env);
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    env.send(
+        "anna.nowak@example.org",
+        "support@example.com",
+        &request(
+            "Anna Nowak <anna.nowak@example.org>",
+            "Drukarka nie drukuje",
+            "Drukarka w biurze w Warszawie nie drukuje od rana.",
+            "m1@example.com",
+        ),
+    );
+    let sink = env.wait_for_acks(1, Duration::from_secs(10));
+    eprintln!(
+        "request sent to acknowledgement delivered: {:?}",
+        sent.elapsed()
+    );
+    let ack = sink
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("anna.nowak")))
+        .expect("ack to Anna");
+    assert!(
+        header(ack, "Subject").unwrap().starts_with("[#SD-1000]"),
+        "{ack}"
+    );
+    assert_eq!(
+        header(ack, "In-Reply-To").as_deref(),
+        Some("<m1@example.com>")
+    );
+    assert_eq!(
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header(ack, "X-Auto-Response-Suppress").as_deref(),
+        Some("All")
+    );
+    assert!(header(ack, "Message-ID").unwrap().starts_with("<SD-1000."));
+    // The original left the inbox for the processed folder, after the commit.
+    let started = Instant::now();
+    while env.support_folder(".Processed").is_empty() && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(env.support_folder("").len(), 0, "the inbox is empty");
+    assert_eq!(env.support_folder(".Processed").len(), 1);
+    assert_eq!(
+        daemon.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'"),
+        1,
+        "{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn machine_mail_gets_no_acknowledgement_and_a_reply_joins_its_ticket() {
+    let env = MailEnv::take_turn();
+    let daemon = Daemon::start(&env);
+    env.send(
+        "ivan@example.org",
+        "support@example.com",
+        &request(
+            "ivan@example.org",
+            "VPN ne radi",
+            "VPN se ne spaja od jutros.",
+            "r1@example.org",
+        ),
+    );
+    let first = env.wait_for_acks(1, WAIT);
+    let ack = first
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|to| to.contains("ivan@example.org")))
+        .expect("the acknowledgement to Ivan");
+    let ack_id = header(ack, "Message-ID").expect("ack id");
+    env.send(
+        "ivan@example.org",
+        "support@example.com",
+        &request(
+            "ivan@example.org",
+            "odgovor",
+            "Evo snimke zaslona.",
+            "r2@example.org",
+        )
+        .replace(
+            "MIME-Version",
+            &format!("In-Reply-To: {ack_id}\nMIME-Version"),
+        ),
+    );
+    env.send("ivan@example.org", "support@example.com",
+        "From: ivan@example.org\nTo: support@example.com\nSubject: Out of office\nAuto-Submitted: auto-replied\nMessage-ID: <r3@example.org>\n\nI am away.\n");
+    env.send("news@example.net", "support@example.com",
+        "From: news@example.net\nTo: support@example.com\nSubject: Newsletter\nList-Id: <news.example.net>\nMessage-ID: <r4@example.net>\n\nNews.\n");
+    daemon.wait_count(
+        "SELECT COUNT(*) FROM intake_keys WHERE key LIKE 'imap:%'",
+        4,
+        WAIT,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        env.acks().len(),
+        1,
+        "only the first request was acknowledged"
+    );
+    assert_eq!(daemon.count("SELECT COUNT(*) FROM tickets"), 1);
+    assert_eq!(
+        daemon.count("SELECT COUNT(*) FROM events WHERE kind = 'message'"),
+        1,
+        "the reply joined SD-1000"
+    );
+    assert_eq!(daemon.count("SELECT COUNT(*) FROM suppressed"), 2);
+}
+
+#[test]
+fn restarting_the_daemon_reads_nothing_twice() {
+    let env = MailEnv::take_turn();
+    let mut daemon = Daemon::start(&env);
+    env.send(
+        "a@example.org",
+        "support@example.com",
+        &request("a@example.org", "Monitor", "Flickers.", "s1@example.org"),
+    );
+    env.wait_for_acks(1, WAIT);
+    daemon.stop(false);
+    daemon.run(&env);
+    env.send(
+        "b@example.org",
+        "support@example.com",
+        &request("b@example.org", "Mouse", "Broken.", "s2@example.org"),
+    );
+    env.wait_for_acks(2, WAIT);
+    daemon.wait_count("SELECT COUNT(*) FROM tickets", 2, WAIT);
+    daemon.stop(true);
+    daemon.run(&env);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(daemon.count("SELECT COUNT(*) FROM tickets"), 2);
+    assert_eq!(env.acks().len(), 2);
+}
+
+#[test]
+fn with_smtp_down_nothing_is_lost_and_everything_goes_out_when_it_is_back() {
+    let env = MailEnv::take_turn();
+    let daemon = Daemon::start(&env);
+    env.postfix("stop");
+    for i in 0..3 {
+        env.drop_into_inbox(
+            &format!("outage{i}"),
+            &request(
+                &format!("u{i}@example.org"),
+                "Laptop",
+                "Broken.",
+                &format!("o{i}@example.org"),
+            ),
+        );
+    }
+    daemon.wait_count(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND attempts > 0",
+        3,
+        WAIT,
+    );
+    assert_eq!(env.acks().len(), 0);
+    env.postfix("start");
+    let sink = env.wait_for_acks(3, WAIT);
+    assert_eq!(sink.len(), 3);
+    daemon.wait_count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'", 3, WAIT);
+}
+
+#[test]
+fn a_password_is_gone_from_the_server_and_the_processed_folder_holds_a_redacted_copy() {
+    let env = MailEnv::take_turn();
+    let daemon = Daemon::start(&env);
+    env.send(
+        "jan@example.org",
+        "support@example.com",
+        &request(
+            "jan@example.org",
+            "Login",
+            "My password: Zima2026! does not work.",
+            "p1@example.org",
+        ),
+    );
+    let sink = env.wait_for_acks(1, WAIT);
+    assert!(sink[0].contains("change it now"), "the ack warns kindly");
+    daemon.wait_count(
+        "SELECT COUNT(*) FROM tickets WHERE secrets_found = 1",
+        1,
+        WAIT,
+    );
+    let started = Instant::now();
+    while env.support_folder(".Processed").is_empty() && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let processed = env.support_folder(".Processed");
+    assert_eq!(processed.len(), 1);
+    assert!(
+        processed[0].contains("[password removed]"),
+        "{}",
+        processed[0]
+    );
+    for folder in ["", ".Processed", ".Quarantine"] {
+        for message in env.support_folder(folder) {
+            assert!(
+                !message.contains("Zima2026"),
+                "the secret is still on the server in {folder:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn imaps_works_with_the_right_ca_and_fails_clearly_with_the_wrong_one() {
+    let env = MailEnv::take_turn();
+    let url = format!("imaps://127.0.0.1:{}", env.port("IMAPS_PORT"));
+    let mut wrong = Daemon::configure(
+        &env,
+        &url.replace("127.0.0.1", "localhost"),
+        &env.var("OTHER_CA_FILE"),
+        "poll_seconds = 1",
+    );
+    wrong.run(&env);
+    env.send(
+        "t@example.org",
+        "support@example.com",
+        &request("t@example.org", "TLS", "Hello.", "tls1@example.org"),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(wrong.count("SELECT COUNT(*) FROM tickets"), 0);
+    let log = wrong.log();
+    assert!(
+        log.contains("TLS with localhost:") && log.to_lowercase().contains("certificate"),
+        "{log}"
+    );
+    wrong.stop(true);
+
+    let mut right = Daemon::configure(
+        &env,
+        &url.replace("127.0.0.1", "localhost"),
+        &env.var("CA_FILE"),
+        "poll_seconds = 1",
+    );
+    right.run(&env);
+    right.wait_count("SELECT COUNT(*) FROM tickets", 1, WAIT);
+    // Let its acknowledgement land, so it cannot spill into the next test's sink.
+    env.wait_for_acks(1, WAIT);
+}
