@@ -192,8 +192,10 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,html5ever=error,switchboard=info")
     });
+    // Colours only on a terminal: log files and journals get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if std::env::var("SWITCHBOARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()

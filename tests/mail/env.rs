@@ -74,6 +74,72 @@ impl MailEnv {
         std::fs::rename(&tmp, maildir.join("new").join(name)).expect("move to new");
     }
 
+    /// Drops many messages into the support INBOX at once (a backlog).
+    pub(crate) fn seed_inbox(&self, messages: &[(String, String)]) {
+        let maildir = PathBuf::from(self.var("SUPPORT_MAILDIR"));
+        for (name, message) in messages {
+            std::fs::write(
+                maildir.join("tmp").join(name),
+                message.replace('\n', "\r\n"),
+            )
+            .expect("write to tmp");
+        }
+        let owner = std::fs::metadata(&maildir)
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .unwrap_or(0);
+        let _ = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{owner}:{owner}"))
+            .arg(maildir.join("tmp"))
+            .status();
+        for (name, _) in messages {
+            std::fs::rename(
+                maildir.join("tmp").join(name),
+                maildir.join("new").join(name),
+            )
+            .expect("move to new");
+        }
+    }
+
+    /// Stops and starts Dovecot (the IMAP server restarts under a connected daemon).
+    pub(crate) fn restart_dovecot(&self) {
+        let dir = PathBuf::from(self.var("SWITCHBOARD_TEST_MAIL_DIR"));
+        let config = dir.join("dovecot/dovecot.conf");
+        // Dovecot keeps running after this: none of it may hold the test's output pipes.
+        let run = |program: &str, args: &[&std::ffi::OsStr]| {
+            Command::new(program)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        };
+        let _ = run(
+            "doveadm",
+            &["-c".as_ref(), config.as_os_str(), "stop".as_ref()],
+        );
+        // Sessions outlive Dovecot's master process: end them too, as a crash would.
+        let _ = run(
+            "pkill",
+            &["-KILL".as_ref(), "-u".as_ref(), "vmail".as_ref()],
+        );
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port("IMAP_PORT"))).is_ok()
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let status = run("dovecot", &["-c".as_ref(), config.as_os_str()]).expect("start dovecot");
+        assert!(status.success(), "dovecot did not start again");
+        while TcpStream::connect(("127.0.0.1", self.port("IMAP_PORT"))).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "dovecot does not answer again"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Messages in a Maildir folder of the support account ("" for INBOX, ".Processed" ...).
     pub(crate) fn support_folder(&self, folder: &str) -> Vec<String> {
         read_maildir(&Path::new(&self.var("SUPPORT_MAILDIR")).join(folder))

@@ -256,3 +256,187 @@ fn imaps_works_with_the_right_ca_and_fails_clearly_with_the_wrong_one() {
     // Let its acknowledgement land, so it cannot spill into the next test's sink.
     env.wait_for_acks(1, WAIT);
 }
+
+#[test]
+fn kill_9_during_a_backlog_loses_nothing_and_duplicates_no_ticket() {
+    let env = MailEnv::take_turn();
+    let total = 2000;
+    let backlog: Vec<(String, String)> = (0..total)
+        .map(|i| {
+            let from = format!("user{i}@example.org");
+            (
+                format!("backlog{i:05}"),
+                request(
+                    &from,
+                    &format!("Request {i}"),
+                    "My laptop will not start.",
+                    &format!("k{i}@example.org"),
+                ),
+            )
+        })
+        .collect();
+    env.seed_inbox(&backlog);
+    let mut daemon = Daemon::start(&env);
+    let started = Instant::now();
+    while daemon.count("SELECT COUNT(*) FROM tickets") == 0 && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    daemon.stop(true);
+    let at_kill = daemon.count("SELECT COUNT(*) FROM tickets");
+    let sent_at_kill =
+        daemon.count("SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'");
+    assert!(
+        at_kill > 0 && at_kill < total,
+        "the kill must land mid-backlog ({at_kill} of {total})"
+    );
+    daemon.run(&env);
+    daemon.wait_count(
+        "SELECT COUNT(*) FROM tickets",
+        total,
+        Duration::from_secs(120),
+    );
+    let acks = env.wait_for_acks(total as usize, Duration::from_secs(180));
+    // Exactly one ticket per message, and every message acknowledged.
+    assert_eq!(daemon.count("SELECT COUNT(*) FROM tickets"), total);
+    assert_eq!(
+        daemon.count("SELECT COUNT(DISTINCT requester_email) FROM tickets"),
+        total
+    );
+    let mut replied: Vec<String> = acks
+        .iter()
+        .filter_map(|m| header(m, "In-Reply-To"))
+        .collect();
+    replied.sort();
+    let delivered = replied.len();
+    replied.dedup();
+    assert_eq!(
+        replied.len(),
+        total as usize,
+        "every request got its acknowledgement"
+    );
+    // Only a message in flight at the kill (handed to Postfix, not yet marked sent) may go twice.
+    let twice = delivered - replied.len();
+    eprintln!(
+        "kill -9 after {at_kill} tickets ({sent_at_kill} acks marked sent): {twice} acknowledgements delivered twice"
+    );
+    assert!(
+        twice <= 8,
+        "{twice} acknowledgements went out twice (at most the 8 in flight may)"
+    );
+    assert!(
+        env.support_folder("").is_empty(),
+        "the inbox was worked through"
+    );
+}
+
+#[test]
+fn a_changed_uidvalidity_rereads_without_duplicating_tickets() {
+    let env = MailEnv::take_turn();
+    let mut daemon = Daemon::configure(
+        &env,
+        &format!("imap://127.0.0.1:{}", env.port("IMAP_PORT")),
+        &env.var("CA_FILE"),
+        "poll_seconds = 1",
+    );
+    // Messages stay in the inbox (\Seen), so a re-read finds them all again.
+    let config = daemon.dir.path().join("switchboard.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("after = \"move:Processed\"", "after = \"seen\"");
+    std::fs::write(&config, text).unwrap();
+    daemon.run(&env);
+    for i in 0..3 {
+        env.send(
+            "v@example.org",
+            "support@example.com",
+            &request(
+                "v@example.org",
+                &format!("Thing {i}"),
+                "Help.",
+                &format!("uv{i}@example.org"),
+            ),
+        );
+    }
+    daemon.wait_count("SELECT COUNT(*) FROM tickets", 3, WAIT);
+    env.wait_for_acks(3, WAIT);
+    daemon.stop(false);
+    // As if the mailbox had been recreated: the stored UIDVALIDITY no longer matches.
+    {
+        use sqlx::Connection;
+        let url = format!(
+            "sqlite://{}",
+            daemon.dir.path().join("var/switchboard.db").display()
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("UPDATE mailbox_cursors SET uidvalidity = uidvalidity + 1")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+    }
+    daemon.run(&env);
+    let started = Instant::now();
+    while daemon.log().matches("outcome=\"duplicate\"").count() < 3 {
+        assert!(
+            started.elapsed() < WAIT,
+            "the folder was not read again:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(daemon.count("SELECT COUNT(*) FROM tickets"), 3);
+    assert!(daemon.log().contains("UIDVALIDITY changed"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(env.acks().len(), 3, "no second acknowledgement");
+}
+
+#[test]
+fn the_daemon_reconnects_by_itself_when_the_imap_server_restarts() {
+    let env = MailEnv::take_turn();
+    let daemon = Daemon::start(&env);
+    env.send(
+        "w@example.org",
+        "support@example.com",
+        &request("w@example.org", "Before", "One.", "rc1@example.org"),
+    );
+    daemon.wait_count("SELECT COUNT(*) FROM tickets", 1, WAIT);
+    env.restart_dovecot();
+    env.send(
+        "w@example.org",
+        "support@example.com",
+        &request("w@example.org", "After", "Two.", "rc2@example.org"),
+    );
+    daemon.wait_count("SELECT COUNT(*) FROM tickets", 2, WAIT);
+    assert!(daemon.log().contains("reconnecting"), "{}", daemon.log());
+    env.wait_for_acks(2, WAIT);
+}
+
+#[test]
+fn a_permanent_smtp_refusal_marks_the_acknowledgement_failed_with_the_reply() {
+    let env = MailEnv::take_turn();
+    let daemon = Daemon::start(&env);
+    // Postfix here delivers only example.com/.org/.net: any other domain is refused for good.
+    env.drop_into_inbox(
+        "refused",
+        &request(
+            "someone@elsewhere.test",
+            "Hi",
+            "Hello.",
+            "pf1@elsewhere.test",
+        ),
+    );
+    daemon.wait_count(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'failed'",
+        1,
+        WAIT,
+    );
+    assert_eq!(
+        daemon.count("SELECT COUNT(*) FROM outbox WHERE last_error LIKE '%5%'"),
+        1
+    );
+}

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{Response, Status};
 use futures::TryStreamExt;
 use tokio::sync::watch;
 
@@ -62,11 +63,25 @@ pub(super) async fn serve(
                 // Shutting down: the connection is simply dropped mid-IDLE.
                 None => return Ok(()),
                 Some(Err(e)) => return Err(ImapError::Server(format!("IDLE: {e}"))),
-                Some(Ok(
-                    IdleResponse::NewData(_)
-                    | IdleResponse::Timeout
-                    | IdleResponse::ManualInterrupt,
-                )) => {}
+                // The stream ended: the server closed the connection.
+                Some(Ok(IdleResponse::ManualInterrupt)) => {
+                    return Err(ImapError::Server(
+                        "the server closed the connection during IDLE".into(),
+                    ));
+                }
+                // A `* BYE`: the server is going away and will not answer DONE.
+                Some(Ok(IdleResponse::NewData(data)))
+                    if matches!(
+                        data.parsed(),
+                        Response::Data {
+                            status: Status::Bye,
+                            ..
+                        }
+                    ) =>
+                {
+                    return Err(ImapError::Server("the server said BYE during IDLE".into()));
+                }
+                Some(Ok(IdleResponse::NewData(_) | IdleResponse::Timeout)) => {}
             }
             session = timed("DONE", idle.done()).await?;
         } else {
