@@ -88,7 +88,7 @@ impl Transport {
 }
 
 /// Messages handed to the transport at once (SMTP connections are pooled up to this).
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 16;
 
 /// Back-off after `attempts` failures: `base` doubling, at most an hour.
 pub fn backoff(attempts: i64, base: Duration) -> Duration {
@@ -130,12 +130,10 @@ pub async fn drain_once(
             .collect()
             .await;
         let mut temporary_failures = 0;
+        let mut delivered = Vec::new();
         for (item, result) in results {
             match result {
-                Ok(()) => {
-                    store.mark_sent(&item.id, Utc::now()).await?;
-                    sent += 1;
-                }
+                Ok(()) => delivered.push(item.id),
                 Err(DeliveryError::Permanent(reason)) => {
                     tracing::warn!(outbox_id = %item.id, %reason, "Delivery failed for good.");
                     store.mark_attempt_failed(&item.id, &reason, None).await?;
@@ -155,6 +153,9 @@ pub async fn drain_once(
                 }
             }
         }
+        // One statement (one commit) for the whole round, not one per message.
+        store.mark_sent(&delivered, Utc::now()).await?;
+        sent += delivered.len();
         if batch < 200 || temporary_failures > 0 {
             return Ok(sent);
         }

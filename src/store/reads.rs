@@ -210,13 +210,19 @@ impl Store {
             .collect())
     }
 
-    /// Records a delivered message.
-    pub async fn mark_sent(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 WHERE id = $2")
-            .bind(time_text(at))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Records delivered messages.
+    pub async fn mark_sent(&self, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1
+             WHERE id IN (SELECT value FROM json_each($2))",
+        )
+        .bind(time_text(at))
+        .bind(serde_json::to_string(ids).unwrap_or_default())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark against the real Dovecot and Postfix of tests/env/mail.sh.
+
+1. Raw fetch: the physical limit, fetching N seeded messages over IMAP with no processing
+   (imaplib, UID FETCH in batches of 500, BODY.PEEK[]).
+2. Intake: the release daemon on a fresh SQLite database reads the same N messages; time
+   until every one has an outcome, and until every acknowledgement was accepted by Postfix.
+   Peak RSS from /proc (VmHWM).
+3. Latency: S requests sent one at a time through Postfix; time from send to the
+   acknowledgement landing in the sink Maildir.
+Usage: tests/env/mail.sh up && cargo build --release && benches/mail_e2e.py [--count 10000] [--samples 200]
+"""
+
+import argparse
+import imaplib
+import os
+import shutil
+import smtplib
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_env():
+    env = {}
+    path = os.path.join(os.environ.get("SWITCHBOARD_TEST_MAIL_DIR", "/tmp/switchboard-mail"), "env")
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                env[k] = v
+    return env
+
+
+def empty(maildir):
+    for folder in ["", ".Processed", ".Quarantine"]:
+        for sub in ["new", "cur"]:
+            d = os.path.join(maildir, folder, sub)
+            if os.path.isdir(d):
+                for name in os.listdir(d):
+                    os.unlink(os.path.join(d, name))
+
+
+def message(i):
+    body = ("The VPN drops every few minutes and I cannot reach the shared drive. " * 40)[:2800]
+    return (f"From: User {i} <user{i}@example.org>\r\nTo: support@example.com\r\n"
+            f"Subject: Request {i}: VPN drops\r\nDate: Mon, 23 Nov 2026 09:00:00 +0100\r\n"
+            f"Message-ID: <e2e-{i}-{time.time_ns()}@example.org>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def seed(env, count):
+    maildir = env["SUPPORT_MAILDIR"]
+    st = os.stat(maildir)
+    for i in range(count):
+        tmp = os.path.join(maildir, "tmp", f"e2e{i:06}")
+        with open(tmp, "wb") as f:
+            f.write(message(i))
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.rename(tmp, os.path.join(maildir, "new", f"e2e{i:06}"))
+
+
+def raw_fetch(env, count):
+    imap = imaplib.IMAP4("127.0.0.1", int(env["IMAP_PORT"]))
+    imap.login(env["SUPPORT_USER"], env["SUPPORT_PASSWORD"])
+    imap.select("INBOX", readonly=True)
+    typ, data = imap.uid("SEARCH", None, "ALL")
+    uids = data[0].split()
+    start = time.monotonic()
+    fetched = 0
+    for i in range(0, len(uids), 500):
+        chunk = uids[i:i + 500]
+        typ, data = imap.uid("FETCH", b"%s:%s" % (chunk[0], chunk[-1]), "(BODY.PEEK[])")
+        fetched += sum(1 for part in data if isinstance(part, tuple))
+    elapsed = time.monotonic() - start
+    imap.logout()
+    assert fetched >= count, f"fetched {fetched} of {count}"
+    return fetched / elapsed
+
+
+def write_config(desk, env):
+    with open(os.path.join(desk, "switchboard.toml"), "w") as f:
+        f.write(f"""[paths]
+rules = "{ROOT}/rules"
+templates = "{ROOT}/templates"
+[database]
+url = "sqlite://var/switchboard.db"
+[web]
+listen = "127.0.0.1:0"
+[outbound]
+transport = "smtp"
+smtp_url = "smtp://127.0.0.1:{env['SMTP_PORT']}"
+from = "IT Service Desk <support@example.com>"
+retry_base = "1s"
+[[mailbox]]
+name = "support"
+url = "imap://127.0.0.1:{env['IMAP_PORT']}"
+username = "{env['SUPPORT_USER']}"
+password_env = "BENCH_IMAP_PASSWORD"
+folder = "INBOX"
+after = "move:Processed"
+address = "support@example.com"
+ca_file = "{env['CA_FILE']}"
+poll_seconds = 300
+""")
+
+
+def start_daemon(desk, env, binary):
+    environ = dict(os.environ, BENCH_IMAP_PASSWORD=env["SUPPORT_PASSWORD"], RUST_LOG="warn")
+    proc = subprocess.Popen([binary, "--config", os.path.join(desk, "switchboard.toml"), "serve"],
+                            cwd=desk, env=environ, stdout=subprocess.PIPE, stderr=open(os.path.join(desk, "log"), "w"))
+    line = proc.stdout.readline().decode()
+    assert line.startswith("listening on"), line
+    return proc
+
+
+def count(desk, sql):
+    try:
+        db = sqlite3.connect(f"file:{os.path.join(desk, 'var/switchboard.db')}?mode=ro", uri=True, timeout=5)
+        value = db.execute(sql).fetchone()[0]
+        db.close()
+        return value
+    except sqlite3.Error:
+        return 0
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/switchboard"))
+    args = parser.parse_args()
+    env = load_env()
+    empty(env["SUPPORT_MAILDIR"])
+    empty(env["SINK_MAILDIR"])
+    seed(env, args.count)
+    raw = raw_fetch(env, args.count)
+    print(f"raw IMAP fetch: {raw:.0f} messages/s ({args.count} messages, UID FETCH of 500, BODY.PEEK[])")
+
+    desk = tempfile.mkdtemp(prefix="switchboard-e2e-")
+    write_config(desk, env)
+    start = time.monotonic()
+    proc = start_daemon(desk, env, args.binary)
+    ingested_at = sent_at = None
+    rss = 0.0
+    deadline = start + 600
+    while time.monotonic() < deadline:
+        rss = max(rss, peak_rss_mb(proc.pid))
+        if ingested_at is None and count(desk, "SELECT COUNT(*) FROM intake_keys WHERE key LIKE 'imap:%'") >= args.count:
+            ingested_at = time.monotonic()
+        if count(desk, "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'") >= args.count:
+            sent_at = time.monotonic()
+            break
+        time.sleep(0.05)
+    rss = max(rss, peak_rss_mb(proc.pid))
+    assert ingested_at and sent_at, "timed out"
+    ingest_rate = args.count / (ingested_at - start)
+    ack_rate = args.count / (sent_at - start)
+    print(f"intake: {ingest_rate:.0f} messages/s ({ingested_at - start:.2f} s, from daemon start); "
+          f"ratio to raw fetch {ingest_rate / raw:.2f}")
+    print(f"acknowledgements accepted by Postfix: {ack_rate:.0f}/s ({sent_at - start:.2f} s)")
+    print(f"peak RSS: {rss:.1f} MB")
+
+    # Latency: one request at a time, through Postfix, to its acknowledgement in the sink.
+    empty(env["SINK_MAILDIR"])
+    sink_new = os.path.join(env["SINK_MAILDIR"], "new")
+    latencies = []
+    smtp = smtplib.SMTP("127.0.0.1", int(env["SMTP_PORT"]))
+    for i in range(args.samples):
+        before = len(os.listdir(sink_new))
+        t0 = time.monotonic()
+        smtp.sendmail(f"lat{i}@example.org", ["support@example.com"], message(100000 + i).replace(b"user", b"lat"))
+        while len(os.listdir(sink_new)) <= before:
+            if time.monotonic() - t0 > 10:
+                raise SystemExit(f"sample {i}: no acknowledgement in 10 s")
+            time.sleep(0.002)
+        latencies.append(time.monotonic() - t0)
+    smtp.quit()
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"latency over {len(latencies)} samples: median {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+    proc.terminate()
+    proc.wait(timeout=20)
+    shutil.rmtree(desk)
+    empty(env["SUPPORT_MAILDIR"])
+    empty(env["SINK_MAILDIR"])
+
+
+if __name__ == "__main__":
+    main()
