@@ -157,7 +157,8 @@ pub(crate) fn tls_config(ca_file: &str) -> Result<Arc<rustls::ClientConfig>, Ima
     Ok(Arc::new(config))
 }
 
-async fn timed<T, E: std::fmt::Display>(
+/// Runs one IMAP step under the command timeout, naming the step in any error.
+pub(crate) async fn timed<T, E: std::fmt::Display>(
     what: &str,
     future: impl Future<Output = Result<T, E>>,
 ) -> Result<T, ImapError> {

@@ -10,26 +10,12 @@ use async_imap::imap_proto::{Response, Status};
 use futures::TryStreamExt;
 use tokio::sync::watch;
 
-use super::connect::{COMMAND_TIMEOUT, ImapSession, connect};
+use super::connect::{ImapSession, connect, timed};
 use super::{ImapError, MailboxTask};
 use crate::ingest::{Input, Outcome, OutcomeKind, commit_batch, prepare_batch};
 
 /// Messages fetched and committed at a time: memory stays flat whatever the backlog.
 const BATCH: usize = 200;
-
-async fn timed<T, E: std::fmt::Display>(
-    what: &str,
-    future: impl Future<Output = Result<T, E>>,
-) -> Result<T, ImapError> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, future).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(ImapError::Server(format!("{what}: {e}"))),
-        Err(_) => Err(ImapError::Server(format!(
-            "{what}: no answer within {} s",
-            COMMAND_TIMEOUT.as_secs()
-        ))),
-    }
-}
 
 /// Serves the mailbox until shutdown (Ok) or a failure (Err: the caller reconnects).
 pub(super) async fn serve(
