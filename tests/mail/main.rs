@@ -440,3 +440,36 @@ fn a_permanent_smtp_refusal_marks_the_acknowledgement_failed_with_the_reply() {
         1
     );
 }
+
+#[test]
+fn a_message_the_pipeline_rejects_goes_to_quarantine_and_does_not_block_the_mailbox() {
+    let env = MailEnv::take_turn();
+    let daemon = Daemon::start(&env);
+    let poison = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/mail/hostile/nested-rfc822-in-rfc822.eml"),
+    )
+    .unwrap()
+    .replace("\r\n", "\n");
+    env.drop_into_inbox("poison", &poison);
+    env.drop_into_inbox(
+        "after-poison",
+        &request("x@example.org", "Keyboard", "Keys stick.", "q1@example.org"),
+    );
+    daemon.wait_count("SELECT COUNT(*) FROM tickets", 1, WAIT);
+    let started = Instant::now();
+    while env.support_folder(".Quarantine").is_empty() && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        env.support_folder(".Quarantine").len(),
+        1,
+        "the poison message is quarantined"
+    );
+    assert_eq!(
+        daemon.count("SELECT COUNT(*) FROM suppressed WHERE reason = 'parser-failure'"),
+        1,
+        "with its reason recorded"
+    );
+    env.wait_for_acks(1, WAIT);
+}
