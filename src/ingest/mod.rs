@@ -215,28 +215,17 @@ async fn ingest_one<'a>(
         let reference = ticket.map(|(_, number)| TicketRef::new(prefix, number).to_string());
         return Ok(Outcome::new(OutcomeKind::Duplicate, reference, None));
     }
+    let digest = &prepared.digest;
     let intake = match &prepared.parsed {
         Parsed::Message(intake) => intake,
         Parsed::TooLarge => {
             let note = format!("(message of {} bytes, over the limit)", input.raw.len());
             let what = (OutcomeKind::Suppressed, note.as_str(), "too-large");
-            return Ok(persist::hold_back(
-                batch,
-                input,
-                &prepared.digest,
-                keys[0],
-                what,
-            ));
+            return Ok(persist::hold_back(batch, input, digest, keys[0], what));
         }
         Parsed::Rejected(reason) => {
             let what = (OutcomeKind::Rejected, "(not a message)", *reason);
-            return Ok(persist::hold_back(
-                batch,
-                input,
-                &prepared.digest,
-                keys[0],
-                what,
-            ));
+            return Ok(persist::hold_back(batch, input, digest, keys[0], what));
         }
     };
     let now = Utc::now().max(input.received_at);

@@ -227,13 +227,8 @@ fn create(
         );
     }
 
-    let site = analysis
-        .site
-        .as_deref()
-        .unwrap_or(&settings.desk.default_site);
-    let site = engine.rules.sites.get(site);
-    let tz = site.map(|s| s.calendar.tz).unwrap_or(chrono_tz::UTC);
-    let promised = compose::promised_text(analysis.due_at, tz);
+    let site = site_of(engine, analysis);
+    let promised = promised(site, analysis);
     let sender = Sender {
         from: &settings.outbound.from,
         from_address: &settings.outbound.from_address,
@@ -332,12 +327,7 @@ pub(super) fn ack_data(
     route: Option<&crate::pipeline::route::Route>,
 ) -> AckData {
     let settings = &engine.settings;
-    let site = analysis
-        .site
-        .as_deref()
-        .unwrap_or(&settings.desk.default_site);
-    let site = engine.rules.sites.get(site);
-    let tz = site.map(|s| s.calendar.tz).unwrap_or(chrono_tz::UTC);
+    let site = site_of(engine, analysis);
     let team_name = route
         .and_then(|r| r.team.as_deref())
         .and_then(|t| engine.rules.teams.get(t))
@@ -353,7 +343,7 @@ pub(super) fn ack_data(
         summary: analysis.summary_line(),
         agent_first_name: agent.and_then(|a| a.name.split_whitespace().next().map(str::to_owned)),
         team_name,
-        promised: compose::promised_text(analysis.due_at, tz),
+        promised: promised(site, analysis),
         secrets_found: !analysis.secrets.is_empty(),
         desk_phone: site
             .map(|s| s.desk_phone.clone())
@@ -362,4 +352,19 @@ pub(super) fn ack_data(
         status_url: format!("{}/t/{access_token}", settings.desk.public_url),
         desk_name: settings.desk.name.clone(),
     }
+}
+
+/// The requester's site, or the desk's default site when it is unknown.
+fn site_of<'e>(engine: &'e Engine, analysis: &Analysis) -> Option<&'e crate::rules::Site> {
+    let id = analysis
+        .site
+        .as_deref()
+        .unwrap_or(&engine.settings.desk.default_site);
+    engine.rules.sites.get(id)
+}
+
+/// The due time on the site's clock, as people read it.
+fn promised(site: Option<&crate::rules::Site>, analysis: &Analysis) -> String {
+    let tz = site.map(|s| s.calendar.tz).unwrap_or(chrono_tz::UTC);
+    compose::promised_text(analysis.due_at, tz)
 }
