@@ -132,6 +132,7 @@ fn classify(c: &mut Criterion) {
         has_attachment: false,
         business_hours: true,
         machine: None,
+        urgency: None,
     };
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(1));

@@ -12,8 +12,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::sync::{Notify, watch};
 
+use crate::channels::web::{self, WebState};
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::ingest::Writer;
 use crate::outbox::worker;
 use crate::store::Store;
 
@@ -81,18 +83,31 @@ pub async fn serve(settings: Settings) -> ExitCode {
         wake_outbox.clone(),
         stopped.clone(),
     ));
+    let writer = Writer::spawn(engine.clone(), store.clone(), wake_outbox.clone());
+    let web = match WebState::new(engine.clone(), store.clone(), writer) {
+        Ok(web) => web,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            eprintln!(
+                "switchboard: not started; fix the web templates (`switchboard templates check`)"
+            );
+            return ExitCode::from(crate::cli::exit::CONFIG);
+        }
+    };
     let mailboxes = crate::channels::imap::spawn(&engine, &store, wake_outbox, stopped.clone());
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(AppState {
             store: store.clone(),
-        });
+        })
+        .merge(web::router(web));
     tracing::info!(%address, rules = engine.rules.rule_count(), outbox = %settings.outbound.dir.display(), "Switchboard is listening.");
     // Printed on stdout so scripts (and tests) can find a port chosen by the system.
     println!("listening on http://{address}");
     let mut stopped_http = stopped.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         let _ = stopped_http.changed().await;
     });
     let signals = tokio::spawn(async move {

@@ -51,6 +51,21 @@ pub struct Intake {
     pub source_key: String,
     /// The size of the raw input in bytes.
     pub size: usize,
+    /// What a form said outright (site, urgency, the ticket a repeat call joins).
+    pub stated: Stated,
+}
+
+/// What the requester or the receptionist told us on a form, which mail cannot say.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stated {
+    /// The site picked on the form (a site id).
+    pub site: Option<String>,
+    /// How badly it stops work, as a priority.
+    pub urgency: Option<crate::domain::Priority>,
+    /// The open ticket a repeat call is about (its number).
+    pub ticket: Option<i64>,
+    /// A callback was asked for, with the best time to call.
+    pub callback: Option<String>,
 }
 
 /// An attachment's metadata; the bytes stay in the raw message.

@@ -18,4 +18,5 @@ pub mod pipeline;
 pub mod queue;
 pub mod rules;
 pub mod sla;
+pub mod staff;
 pub mod store;

@@ -61,6 +61,47 @@ impl Hours {
     }
 }
 
+impl Hours {
+    /// The hours for people, with weekday names in their language (Monday first):
+    /// "Mon–Fri 08:00–17:00", or `always` for 24x7.
+    pub fn describe(&self, day_names: &[String], always: &str) -> String {
+        let name = |i: usize| day_names.get(i).map_or(DAYS[i], String::as_str);
+        match self {
+            Hours::Always => always.to_owned(),
+            Hours::Weekly(windows) => windows
+                .iter()
+                .map(|w| {
+                    let mut spans = Vec::new();
+                    let mut day = 0;
+                    while day < 7 {
+                        if !w.days[day] {
+                            day += 1;
+                            continue;
+                        }
+                        let first = day;
+                        while day + 1 < 7 && w.days[day + 1] {
+                            day += 1;
+                        }
+                        spans.push(if first == day {
+                            name(first).to_owned()
+                        } else {
+                            format!("{}–{}", name(first), name(day))
+                        });
+                        day += 1;
+                    }
+                    format!(
+                        "{} {}–{}",
+                        spans.join(", "),
+                        w.open.format("%H:%M"),
+                        w.close.format("%H:%M")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+}
+
 fn parse_window(text: &str) -> Result<Window, String> {
     let hint = "write hours as \"Mon-Fri 08:00-17:00\" or \"24x7\"";
     let (days_text, times) = text
@@ -193,6 +234,22 @@ impl Calendar {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hours_read_as_people_write_them() {
+        let days: Vec<String> = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
+            .map(String::from)
+            .to_vec();
+        let hours = Hours::parse("Mon-Fri 08:00-17:00, Sat 09:00-13:00").unwrap();
+        assert_eq!(
+            hours.describe(&days, "always"),
+            "Mo–Fr 08:00–17:00; Sa 09:00–13:00"
+        );
+        assert_eq!(
+            Hours::Always.describe(&days, "day and night"),
+            "day and night"
+        );
+    }
+
     use super::*;
 
     fn warsaw() -> Calendar {

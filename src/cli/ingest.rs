@@ -68,12 +68,7 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
             for path in chunk {
                 match read(path) {
                     Ok(raw) => {
-                        inputs.push(Input {
-                            raw,
-                            source_key: None,
-                            received_at: Utc::now(),
-                            released: false,
-                        });
+                        inputs.push(Input::raw(raw, None, Utc::now()));
                         read_paths.push(path.clone());
                     }
                     Err(e) => unreadable.push((path.clone(), e.to_string())),

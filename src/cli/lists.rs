@@ -100,6 +100,7 @@ pub(super) async fn suppressed(settings: Settings, json: bool, release: Option<i
             source_key: Some(format!("release:{id}")),
             received_at: Utc::now(),
             released: true,
+            intake: None,
         };
         let outcome = match ingest_batch(&engine, &store, vec![input]).await {
             Ok(outcomes) => outcomes.into_iter().next(),

@@ -3,6 +3,7 @@
 mod ingest;
 mod lists;
 mod rules;
+mod staff;
 mod templates;
 
 use std::path::PathBuf;
@@ -84,6 +85,50 @@ enum Command {
     },
     /// Create or update the database schema.
     Migrate,
+    /// Staff who sign in to the web pages.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; without --password-stdin a strong password is made and printed once.
+    Add {
+        /// Sign-in name (an agent's id in rules/agents.toml).
+        name: String,
+        /// receptionist, agent or admin.
+        #[arg(long)]
+        role: String,
+        /// Read the password from stdin instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Every user and role.
+    List,
+    /// Remove a user.
+    Remove {
+        /// Sign-in name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token; it is printed alone on stdout, once.
+    Add {
+        /// What the token is for.
+        name: String,
+        /// receptionist, agent or admin.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -176,6 +221,23 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
         } => templates::preview(&settings, &name, &lang),
         Command::Queue { json, site, skill } => lists::queue(settings, json, site, skill).await,
         Command::Suppressed { json, release } => lists::suppressed(settings, json, release).await,
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    password_stdin,
+                },
+        } => staff::add(settings, &name, &role, password_stdin).await,
+        Command::User {
+            command: UserCommand::List,
+        } => staff::list(settings).await,
+        Command::User {
+            command: UserCommand::Remove { name },
+        } => staff::remove(settings, &name).await,
+        Command::Token {
+            command: TokenCommand::Add { name, role },
+        } => staff::add_token(settings, &name, &role).await,
         Command::Migrate => match open_store(&settings).await {
             Ok(store) => {
                 store.close().await;

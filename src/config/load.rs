@@ -2,6 +2,7 @@
 //! overrides, and resolves it into [`Settings`], reporting every problem at once.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,12 +132,20 @@ impl Default for RawDatabase {
 #[serde(deny_unknown_fields, default)]
 struct RawWeb {
     listen: String,
+    require_token_for_requests: bool,
+    rate_limit: String,
+    max_upload_bytes: usize,
+    session_lifetime: String,
 }
 
 impl Default for RawWeb {
     fn default() -> Self {
         RawWeb {
             listen: "127.0.0.1:8080".into(),
+            require_token_for_requests: false,
+            rate_limit: "60/1m".into(),
+            max_upload_bytes: 10 * 1024 * 1024,
+            session_lifetime: "12h".into(),
         }
     }
 }
@@ -339,6 +348,17 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
             root.join(p)
         }
     };
+    let rate_limit = if raw.web.rate_limit.trim() == "off" {
+        None
+    } else {
+        parse_rate(&raw.web.rate_limit)
+            .map_err(|e| problems.push(format!("web.rate_limit: {e} (or \"off\")")))
+            .ok()
+    };
+    let session_lifetime = parse_duration(&raw.web.session_lifetime).unwrap_or_else(|e| {
+        problems.push(format!("web.session_lifetime: {e}"));
+        Duration::from_secs(12 * 3600)
+    });
     let (ack_limit_count, ack_limit_window) = parse_rate(&raw.desk.ack_limit).unwrap_or_else(|e| {
         problems.push(format!("desk.ack_limit: {e}"));
         (3, std::time::Duration::from_secs(3600))
@@ -438,6 +458,10 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
         database: Database { url, busy_timeout },
         web: Web {
             listen: raw.web.listen,
+            require_token_for_requests: raw.web.require_token_for_requests,
+            rate_limit,
+            max_upload_bytes: raw.web.max_upload_bytes,
+            session_lifetime,
         },
         outbound: Outbound {
             transport,

@@ -78,6 +78,14 @@ pub struct Database {
 pub struct Web {
     /// Address and port to listen on.
     pub listen: String,
+    /// Whether `POST /api/v1/requests` needs a bearer token (the form never does).
+    pub require_token_for_requests: bool,
+    /// Form and API posts per client address per window; `None` is off.
+    pub rate_limit: Option<(u32, Duration)>,
+    /// The largest request body (an attachment and the fields), in bytes.
+    pub max_upload_bytes: usize,
+    /// How long a staff login lasts.
+    pub session_lifetime: Duration,
 }
 
 /// How outgoing mail leaves.

@@ -42,6 +42,10 @@ pub(crate) async fn gather(
         Some(tag) => by_number(conn, batch, prefix, tag.number()).await?,
         None => None,
     };
+    let named = match intake.stated.ticket {
+        Some(number) => by_number(conn, batch, prefix, number).await?,
+        None => None,
+    };
     let (recent_acks, history) = intake
         .from
         .as_deref()
@@ -60,7 +64,11 @@ pub(crate) async fn gather(
     };
 
     Ok(StoreFacts {
-        thread: ThreadFacts { replied, tagged },
+        thread: ThreadFacts {
+            replied,
+            tagged,
+            named,
+        },
         recent_acks,
         history,
         agents: batch.agents.clone(),

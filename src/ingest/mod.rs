@@ -6,9 +6,11 @@ mod dry_run;
 mod facts;
 mod persist;
 mod raw_copy;
+mod writer;
 
 pub use dry_run::{DryRun, dry_run};
 pub use raw_copy::redacted_copy;
+pub use writer::Writer;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -32,6 +34,21 @@ pub struct Input {
     pub received_at: DateTime<Utc>,
     /// An admin released it from the suppressed list: treat it as a person's request.
     pub released: bool,
+    /// Built by a form channel, which knows its fields; `raw` is then the record kept.
+    pub intake: Option<Box<crate::intake::Intake>>,
+}
+
+impl Input {
+    /// A message as it arrived (mail, a file, stdin).
+    pub fn raw(raw: Vec<u8>, source_key: Option<String>, received_at: DateTime<Utc>) -> Input {
+        Input {
+            raw,
+            source_key,
+            received_at,
+            released: false,
+            intake: None,
+        }
+    }
 }
 
 /// What happened to an input.
@@ -110,7 +127,9 @@ fn prepare(engine: &Engine, input: &Input) -> Prepared {
         .source_key
         .clone()
         .unwrap_or_else(|| format!("sha256:{digest}"));
-    let parsed = if input.raw.len() > limits.max_message_bytes {
+    let parsed = if let Some(intake) = &input.intake {
+        Parsed::Message(intake.clone())
+    } else if input.raw.len() > limits.max_message_bytes {
         Parsed::TooLarge
     } else {
         match normalize_email(&input.raw, source_key.clone(), input.received_at, limits) {

@@ -57,7 +57,7 @@ pub(super) fn commit<'a>(
     };
     let redacted_copy = redacted.then(|| raw.to_vec());
     let raw_id = batch.raw(digest, redacted, raw);
-    let author = intake.from.as_deref();
+    let author = intake.from.as_deref().or(intake.phone.as_deref());
 
     let (outcome, ticket, reason) = match &analysis.plan {
         Plan::Suppress { reason } => {
@@ -111,6 +111,10 @@ pub(super) fn commit<'a>(
                     &analysis.text,
                     Some(raw_id),
                 );
+                if let Some(best_time) = &intake.stated.callback {
+                    let text = format!("Callback wanted: {best_time}");
+                    batch.event(*ticket_id, now, "callback", author, &text, None);
+                }
                 batch.touch(*ticket_id, now);
                 batch.add_participants(*ticket_id, &intake.cc);
                 if let Some(id) = &intake.message_id {
@@ -201,7 +205,7 @@ fn create(
         },
         participants,
     );
-    let author = intake.from.as_deref();
+    let author = intake.from.as_deref().or(intake.phone.as_deref());
     if let Some(id) = &intake.message_id {
         batch.message_id(ticket_id, reference.number(), id);
     }
@@ -213,6 +217,10 @@ fn create(
         &analysis.text,
         Some(raw_id),
     );
+    if let Some(best_time) = &intake.stated.callback {
+        let text = format!("Callback wanted: {best_time}");
+        batch.event(ticket_id, now, "callback", author, &text, None);
+    }
     if let Thread::NewLinked { ticket, why, .. } = &analysis.thread {
         let text = format!("Names {ticket} ({why}).");
         batch.event(ticket_id, now, "linked", None, &text, None);

@@ -109,7 +109,9 @@ pub fn analyze(
     now: DateTime<Utc>,
     explain: bool,
 ) -> Analysis {
-    let machine = if facts.released {
+    // Forms are filled in by people (behind CSRF and the rate limit): the machine-mail guard
+    // is for mail.
+    let machine = if facts.released || intake.channel != crate::domain::Channel::Email {
         None
     } else {
         guard::machine_reason(intake, desk.own_addresses)
@@ -154,6 +156,7 @@ pub fn analyze(
         has_attachment: !intake.attachments.is_empty(),
         business_hours,
         machine: machine.map(MachineReason::as_str),
+        urgency: intake.stated.urgency,
     };
     let classification = rules.classify(&rule_facts, explain);
     let site = classification.site.clone().or(site);
@@ -234,14 +237,22 @@ fn plan(
     Plan::Create { ack_skipped }
 }
 
-/// The requester's site: a rule, the mailbox written to, the phone prefix, a site named in
+/// The requester's site: a rule, the site picked on a form, the mailbox written to, the phone prefix, a site named in
 /// the text, or the site of their earlier tickets.
 fn detect_site(intake: &Intake, facts: &StoreFacts, rules: &RuleSet) -> Option<String> {
-    intake
-        .to
-        .iter()
-        .chain(&intake.cc)
-        .find_map(|address| rules.site_of_mailbox(address))
+    let stated = intake
+        .stated
+        .site
+        .as_deref()
+        .and_then(|id| rules.sites.get(id));
+    stated
+        .or_else(|| {
+            intake
+                .to
+                .iter()
+                .chain(&intake.cc)
+                .find_map(|address| rules.site_of_mailbox(address))
+        })
         .or_else(|| intake.phone.as_deref().and_then(|p| rules.site_of_phone(p)))
         .or_else(|| rules.site_named_in(&format!("{}\n{}", intake.subject, intake.new_text)))
         .map(|site| site.id.clone())

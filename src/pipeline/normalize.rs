@@ -113,6 +113,7 @@ fn parse_email(
         received_at,
         source_key,
         size: raw.len(),
+        stated: Default::default(),
     })
 }
 

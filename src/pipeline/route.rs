@@ -326,6 +326,7 @@ clock = "business"
             has_attachment: false,
             business_hours: true,
             machine: None,
+            urgency: None,
         };
         let mut classification = rules.classify(&facts, false);
         classification.skills = skills.iter().map(|(s, l)| (s.to_string(), *l)).collect();

@@ -27,6 +27,8 @@ pub struct ThreadFacts {
     pub replied: Option<KnownTicket>,
     /// The ticket named by the subject tag.
     pub tagged: Option<KnownTicket>,
+    /// The ticket staff named outright (a receptionist joining a repeat call to it).
+    pub named: Option<KnownTicket>,
 }
 
 /// The threading decision.
@@ -42,7 +44,7 @@ pub enum Thread {
         ticket_id: i64,
         /// Its reference.
         ticket: TicketRef,
-        /// How it was found: `in-reply-to` or `subject-tag`.
+        /// How it was found: `in-reply-to`, `subject-tag` or `named` (by staff).
         via: &'static str,
     },
     /// A new ticket that links to the one it named (the sender is not a participant, or the
@@ -60,6 +62,22 @@ pub enum Thread {
 
 /// Decides from what the store found.
 pub fn decide(sender: Option<&str>, facts: &ThreadFacts) -> Thread {
+    if let Some(ticket) = &facts.named {
+        // Staff chose it from the caller's open tickets; a closed one gets a new ticket.
+        return if ticket.open {
+            Thread::Append {
+                ticket_id: ticket.id,
+                ticket: ticket.reference.clone(),
+                via: "named",
+            }
+        } else {
+            Thread::NewLinked {
+                ticket_id: ticket.id,
+                ticket: ticket.reference.clone(),
+                why: "closed",
+            }
+        };
+    }
     if let Some(ticket) = &facts.replied {
         return if ticket.open {
             Thread::Append {
@@ -261,7 +279,8 @@ mod tests {
         };
         let facts = ThreadFacts {
             replied: None,
-            tagged: Some(known),
+            tagged: Some(known.clone()),
+            named: None,
         };
         assert!(matches!(
             decide(Some("anna@example.com"), &facts),
@@ -276,6 +295,26 @@ mod tests {
                 why: "not-a-participant",
                 ..
             }
+        ));
+        // A receptionist naming the ticket joins a caller who has no address on it.
+        let named = ThreadFacts {
+            named: Some(known.clone()),
+            ..ThreadFacts::default()
+        };
+        assert!(matches!(
+            decide(None, &named),
+            Thread::Append { via: "named", .. }
+        ));
+        let closed = ThreadFacts {
+            named: Some(KnownTicket {
+                open: false,
+                ..known
+            }),
+            ..ThreadFacts::default()
+        };
+        assert!(matches!(
+            decide(None, &closed),
+            Thread::NewLinked { why: "closed", .. }
         ));
         assert_eq!(
             decide(Some("anna@example.com"), &ThreadFacts::default()),

@@ -37,6 +37,9 @@ pub struct Facts<'a> {
     pub business_hours: bool,
     /// The guard's machine reason, if any.
     pub machine: Option<&'a str>,
+    /// How badly it stops work, as the requester or receptionist said on a form: the
+    /// starting priority, and a floor no rule lowers it below.
+    pub urgency: Option<Priority>,
 }
 
 /// Why one rule matched or not.
@@ -86,7 +89,7 @@ impl RuleSet {
         let hits = self.scan(facts);
         let to: Vec<&str> = facts.to.iter().map(String::as_str).collect();
         let mut result = Classification {
-            priority: Priority::Normal,
+            priority: facts.urgency.unwrap_or(Priority::Normal),
             category: "general".to_owned(),
             skills: BTreeMap::new(),
             site: None,
@@ -160,6 +163,12 @@ impl RuleSet {
         if facts.machine.is_some() {
             // Machine mail is never acknowledged, whatever a rule says.
             result.ack = false;
+        }
+        // A person who says many people cannot work is not overruled by a keyword rule.
+        if let Some(urgency) = facts.urgency
+            && urgency.rank() > result.priority.rank()
+        {
+            result.priority = urgency;
         }
         result
     }

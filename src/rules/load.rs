@@ -843,6 +843,7 @@ set = { tags = ["late"] }
                 has_attachment: false,
                 business_hours: true,
                 machine: None,
+                urgency: None,
             };
             let fast = set.classify(&facts, false);
             let full = set.classify(&facts, true);

@@ -2,9 +2,13 @@
 
 pub mod queries;
 mod reads;
+mod staff;
+mod tickets;
 
 pub use queries::{NewTicket, OutboxRow};
 pub use reads::{OutboxItem, QueueEntry, SuppressedEntry, TicketView};
+pub use staff::{Credentials, UserEntry};
+pub use tickets::{CallerTicket, Delivery, EventEntry, RecentCall, TicketDetail};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,7 +20,7 @@ use sqlx::sqlite::{
 };
 
 /// Why the store failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached, opened or written now (locked, missing folder, disk):
     /// a caller may try again later.

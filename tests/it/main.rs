@@ -7,3 +7,4 @@ mod fixtures;
 mod helpers;
 mod pipeline;
 mod serve;
+mod web;

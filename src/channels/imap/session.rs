@@ -114,11 +114,9 @@ async fn take_new(
             let fetched: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
             let inputs: Vec<Input> = messages
                 .into_iter()
-                .map(|(uid, raw)| Input {
-                    raw,
-                    source_key: Some(format!("imap:{}:{uidvalidity}:{uid}", mailbox.name)),
-                    received_at: chrono::Utc::now(),
-                    released: false,
+                .map(|(uid, raw)| {
+                    let key = format!("imap:{}:{uidvalidity}:{uid}", mailbox.name);
+                    Input::raw(raw, Some(key), chrono::Utc::now())
                 })
                 .collect();
             let prepared = prepare_batch(&task.engine, inputs);

@@ -1,0 +1,455 @@
+//! The JSON API (DESIGN §9): requests, calls, a ticket's state, resolving. Bearer tokens made
+//! by `switchboard token add`; errors as `{error, field?}` with a message a person can act on.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::guard::{self, Staff};
+use super::submission::{self, Problems, Submission, max};
+use super::{WebState, filed_ticket, words};
+use crate::domain::{Channel, TicketRef};
+use crate::ingest::OutcomeKind;
+use crate::store::time_text;
+
+fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    let body = match field {
+        Some(field) => json!({"error": message, "field": field}),
+        None => json!({"error": message}),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The first problem in the order the fields are documented.
+fn first_problem(state: &WebState, problems: &Problems, order: &[&str]) -> Response {
+    let first = order
+        .iter()
+        .find_map(|field| problems.get_key_value(field))
+        .or_else(|| problems.iter().next());
+    match first {
+        Some((field, problem)) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{field}: {}", words::problem(state, "en", problem)),
+            Some(field),
+        ),
+        None => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid request", None),
+    }
+}
+
+/// A refusal, boxed: a response is large and the happy path should not carry it.
+type Refusal = Box<Response>;
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes, shape: &str) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body must be a JSON object like {shape}: {e}"),
+            None,
+        ))
+    })
+}
+
+async fn caller(state: &WebState, headers: &HeaderMap, roles: &[&str]) -> Result<Staff, Refusal> {
+    match guard::bearer(state, headers).await {
+        Some(staff) if roles.contains(&staff.role.as_str()) => Ok(staff),
+        Some(staff) => Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "a token with role {} cannot do this; it needs one of: {}",
+                staff.role,
+                roles.join(", ")
+            ),
+            None,
+        ))),
+        None => Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "send Authorization: Bearer <token>, made with `switchboard token add NAME --role ROLE`",
+            None,
+        ))),
+    }
+}
+
+fn idempotency(headers: &HeaderMap, prefix: &str) -> String {
+    match headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+    {
+        Some(key) => format!("{prefix}:key:{key}"),
+        None => format!("{prefix}:{}", guard::random_hex(12)),
+    }
+}
+
+/// Files it and answers `201 {ticket, status_url, promised_by}` (`200` + `appended` when it
+/// joined an open ticket, `200` + `duplicate` when the idempotency key was seen).
+async fn file(state: &WebState, submission: Submission) -> Response {
+    let outcome = match state.writer.submit(submission.into_input(Utc::now())).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(error = %e, "An API request could not be stored.");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; nothing was stored, send it again shortly",
+                None,
+            );
+        }
+    };
+    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let ticket = filed_ticket(state, &outcome).await;
+    let Some(ticket) = ticket else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!(
+                "not filed: {}",
+                outcome
+                    .reason
+                    .as_deref()
+                    .unwrap_or(outcome.outcome.as_str())
+            ),
+            None,
+        );
+    };
+    let mut body = json!({
+        "ticket": TicketRef::new(prefix, ticket.number).to_string(),
+        "status_url": format!("{}/t/{}", state.engine.settings.desk.public_url, ticket.access_token),
+        "promised_by": time_text(ticket.due_at),
+    });
+    let status = match outcome.outcome {
+        OutcomeKind::Appended => {
+            body["appended"] = json!(true);
+            StatusCode::OK
+        }
+        OutcomeKind::Duplicate => {
+            body["duplicate"] = json!(true);
+            StatusCode::OK
+        }
+        _ => StatusCode::CREATED,
+    };
+    (status, Json(body)).into_response()
+}
+
+const REQUEST_ORDER: [&str; 6] = ["name", "email", "site", "subject", "description", "urgency"];
+const CALL_ORDER: [&str; 8] = [
+    "caller_name",
+    "phone",
+    "email",
+    "site",
+    "summary",
+    "details",
+    "best_time",
+    "urgency",
+];
+
+fn too_many() -> Response {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests from this address; wait a minute",
+        None,
+    )
+}
+
+/// `POST /api/v1/requests`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RequestBody {
+    name: String,
+    email: String,
+    site: String,
+    subject: String,
+    description: String,
+    urgency: String,
+}
+
+pub(crate) async fn requests(
+    State(state): State<WebState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if state.engine.settings.web.require_token_for_requests
+        && let Err(response) = caller(&state, &headers, &["receptionist", "agent", "admin"]).await
+    {
+        return *response;
+    }
+    if !state.limit.allow(client.ip()) {
+        return too_many();
+    }
+    let body: RequestBody = match parse(
+        &body,
+        r#"{"name", "email", "site", "subject", "description", "urgency"}"#,
+    ) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let mut problems = Problems::new();
+    let rules = &state.engine.rules;
+    let name = submission::text(&mut problems, "name", &body.name, max::NAME, true);
+    let email = submission::email(&mut problems, "email", &body.email, true);
+    let site = submission::site(&mut problems, "site", &body.site, rules);
+    let subject = submission::text(&mut problems, "subject", &body.subject, max::SUBJECT, false);
+    let description = submission::text(
+        &mut problems,
+        "description",
+        &body.description,
+        max::TEXT,
+        true,
+    );
+    let urgency = submission::urgency(&mut problems, "urgency", &body.urgency);
+    let (Some(urgency), true) = (urgency, problems.is_empty()) else {
+        return first_problem(&state, &problems, &REQUEST_ORDER);
+    };
+    let submission = Submission {
+        channel: Channel::Api,
+        name,
+        email,
+        phone: None,
+        site,
+        subject,
+        description,
+        urgency,
+        callback: None,
+        ticket: None,
+        attachment: None,
+        page_language: None,
+        source_key: idempotency(&headers, "api"),
+    };
+    file(&state, submission).await
+}
+
+/// `POST /api/v1/calls`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CallBody {
+    caller_name: String,
+    phone: String,
+    email: String,
+    site: String,
+    summary: String,
+    details: String,
+    urgency: String,
+    callback: Callback,
+    ticket: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Callback {
+    wanted: bool,
+    best_time: String,
+}
+
+pub(crate) async fn calls(
+    State(state): State<WebState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = caller(&state, &headers, &["receptionist", "admin"]).await {
+        return *response;
+    }
+    if !state.limit.allow(client.ip()) {
+        return too_many();
+    }
+    let body: CallBody = match parse(
+        &body,
+        r#"{"caller_name", "phone", "email", "site", "summary", "details", "urgency", "callback": {"wanted", "best_time"}, "ticket"}"#,
+    ) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let mut problems = Problems::new();
+    let rules = &state.engine.rules;
+    let name = submission::text(
+        &mut problems,
+        "caller_name",
+        &body.caller_name,
+        max::NAME,
+        true,
+    );
+    let region = state.region(body.site.trim());
+    let phone = submission::phone(&mut problems, "phone", &body.phone, region);
+    let email = submission::email(&mut problems, "email", &body.email, false);
+    let site = submission::site(&mut problems, "site", &body.site, rules);
+    let summary = submission::text(&mut problems, "summary", &body.summary, max::SUBJECT, true);
+    let details = submission::text(&mut problems, "details", &body.details, max::TEXT, false);
+    let best_time = submission::text(
+        &mut problems,
+        "best_time",
+        &body.callback.best_time,
+        max::BEST_TIME,
+        false,
+    );
+    let urgency = submission::urgency(&mut problems, "urgency", &body.urgency);
+    if phone.is_none() && email.is_none() && problems.is_empty() {
+        problems.insert("phone", submission::Problem::Contact);
+    }
+    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let ticket = match body
+        .ticket
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some(text) => match TicketRef::parse(prefix, text) {
+            Some(reference) => Some(reference.number()),
+            None => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("ticket: \"{text}\" is not a reference like {prefix}-1042"),
+                    Some("ticket"),
+                );
+            }
+        },
+        None => None,
+    };
+    let (Some(urgency), true) = (urgency, problems.is_empty()) else {
+        return first_problem(&state, &problems, &CALL_ORDER);
+    };
+    let submission = Submission {
+        channel: Channel::Call,
+        name,
+        email,
+        phone,
+        site,
+        description: if details.is_empty() {
+            summary.clone()
+        } else {
+            details
+        },
+        subject: summary,
+        urgency,
+        callback: body.callback.wanted.then(|| {
+            if best_time.is_empty() {
+                "any time".to_owned()
+            } else {
+                best_time
+            }
+        }),
+        ticket,
+        attachment: None,
+        page_language: None,
+        source_key: idempotency(&headers, "api-call"),
+    };
+    file(&state, submission).await
+}
+
+/// `GET /api/v1/tickets/{ref}`.
+pub(crate) async fn ticket(
+    State(state): State<WebState>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = caller(&state, &headers, &["receptionist", "agent", "admin"]).await {
+        return *response;
+    }
+    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let Some(number) = TicketRef::parse(prefix, &reference).map(|r| r.number()) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("\"{reference}\" is not a reference like {prefix}-1042"),
+            None,
+        );
+    };
+    match state.store.ticket_detail(number).await {
+        Ok(Some(ticket)) => {
+            let events: Vec<Value> = ticket
+                .events
+                .iter()
+                .map(|e| json!({"at": time_text(e.at), "kind": e.kind, "text": e.text}))
+                .collect();
+            Json(json!({
+                "ticket": TicketRef::new(prefix, ticket.number).to_string(),
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "category": ticket.category,
+                "tags": ticket.tags,
+                "site": ticket.site,
+                "language": ticket.language,
+                "agent": ticket.agent,
+                "team": ticket.team,
+                "channel": ticket.channel,
+                "created_at": time_text(ticket.created_at),
+                "due_at": time_text(ticket.due_at),
+                "resolved_at": ticket.resolved_at.map(time_text),
+                "rating": ticket.rating,
+                "events": events,
+                "deliveries": ticket.deliveries,
+            }))
+            .into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            &format!("no ticket {reference}"),
+            None,
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    }
+}
+
+/// `POST /api/v1/tickets/{ref}/resolve` `{text}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ResolveBody {
+    text: String,
+}
+
+pub(crate) async fn resolve(
+    State(state): State<WebState>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let staff = match caller(&state, &headers, &["agent", "admin"]).await {
+        Ok(staff) => staff,
+        Err(response) => return *response,
+    };
+    let body: ResolveBody = if body.is_empty() {
+        ResolveBody::default()
+    } else {
+        match parse(&body, r#"{"text"}"#) {
+            Ok(body) => body,
+            Err(response) => return *response,
+        }
+    };
+    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let Some(number) = TicketRef::parse(prefix, &reference).map(|r| r.number()) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("no ticket {reference}"),
+            None,
+        );
+    };
+    let Ok(Some(ticket)) = state.store.ticket_detail(number).await else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("no ticket {reference}"),
+            None,
+        );
+    };
+    let mut problems = Problems::new();
+    let text = submission::text(&mut problems, "text", &body.text, max::TEXT, false);
+    if !problems.is_empty() {
+        return first_problem(&state, &problems, &["text"]);
+    }
+    match state
+        .store
+        .resolve(ticket.id, &staff.name, &text, Utc::now())
+        .await
+    {
+        Ok(true) => Json(json!({"ticket": reference, "status": "resolved"})).into_response(),
+        Ok(false) => error(
+            StatusCode::CONFLICT,
+            &format!("{reference} is {}, not open", ticket.status),
+            None,
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    }
+}
