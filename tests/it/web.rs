@@ -12,8 +12,8 @@ use crate::helpers::TestDesk;
 const HOSTILE: &str = "<script>alert(1)</script>";
 
 /// A running daemon on a desk; killed when dropped.
-struct Served {
-    desk: TestDesk,
+pub(crate) struct Served {
+    pub(crate) desk: TestDesk,
     child: Child,
     base: String,
 }
@@ -26,7 +26,7 @@ impl Drop for Served {
 }
 
 impl Served {
-    fn start() -> Served {
+    pub(crate) fn start() -> Served {
         Served::start_with(&[("SWITCHBOARD_WEB_RATE_LIMIT", "off")])
     }
 
@@ -58,12 +58,12 @@ impl Served {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Adds a staff user through the CLI and gives their password.
-    fn user(&self, name: &str, role: &str) -> String {
+    pub(crate) fn user(&self, name: &str, role: &str) -> String {
         let password = format!("{name}-correct-horse");
         let mut child = self
             .desk
@@ -83,7 +83,7 @@ impl Served {
         password
     }
 
-    fn token(&self, name: &str, role: &str) -> String {
+    pub(crate) fn token(&self, name: &str, role: &str) -> String {
         let output = self.desk.run(&["token", "add", name, "--role", role]);
         assert!(output.status.success(), "{output:?}");
         String::from_utf8(output.stdout)
@@ -142,8 +142,8 @@ fn new_client() -> ureq::Agent {
         .into()
 }
 
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     location: Option<String>,
     body: String,
 }
@@ -159,7 +159,7 @@ impl Page {
         self.body[start..end].to_owned()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
@@ -217,7 +217,7 @@ fn multipart(client: &ureq::Agent, url: &str, fields: &[(&str, &str)]) -> Page {
     )
 }
 
-fn api_post(url: &str, token: Option<&str>, body: &Value) -> Page {
+pub(crate) fn api_post(url: &str, token: Option<&str>, body: &Value) -> Page {
     let mut request = new_client().post(url);
     if let Some(token) = token {
         request = request.header("Authorization", format!("Bearer {token}"));
