@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::sync::{Notify, watch};
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
 use crate::channels::web::{self, WebState};
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -22,6 +24,8 @@ use crate::store::Store;
 #[derive(Clone)]
 struct AppState {
     store: Store,
+    connected: crate::channels::imap::Connected,
+    metrics: Option<PrometheusHandle>,
 }
 
 /// Runs until a shutdown signal.
@@ -69,6 +73,8 @@ pub async fn serve(settings: Settings) -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    // One recorder per process; a second `serve` in the same process (tests) goes without.
+    let prometheus = PrometheusBuilder::new().install_recorder().ok();
     let (stop, stopped) = watch::channel(false);
     let wake_outbox = Arc::new(Notify::new());
     let retry = worker::Retry {
@@ -94,12 +100,22 @@ pub async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(crate::cli::exit::CONFIG);
         }
     };
-    let mailboxes = crate::channels::imap::spawn(&engine, &store, wake_outbox, stopped.clone());
+    let connected = crate::channels::imap::Connected::default();
+    let mailboxes = crate::channels::imap::spawn(
+        &engine,
+        &store,
+        wake_outbox,
+        connected.clone(),
+        stopped.clone(),
+    );
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(AppState {
             store: store.clone(),
+            connected,
+            metrics: prometheus,
         })
         .merge(web::router(web));
     tracing::info!(%address, rules = engine.rules.rule_count(), outbox = %settings.outbound.dir.display(), "Switchboard is listening.");
@@ -131,11 +147,66 @@ pub async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+/// Ready when the database answers and every mailbox has a session; the body says which.
+async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    let database = sqlx::query("SELECT 1")
+        .execute(state.store.pool())
+        .await
+        .is_ok();
+    let mailboxes: Vec<(String, bool)> = state
+        .connected
+        .lock()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default();
+    let mut body = format!(
+        "database: {}\n",
+        if database { "ok" } else { "unavailable" }
+    );
+    for (name, up) in &mailboxes {
+        body.push_str(&format!(
+            "mailbox {name}: {}\n",
+            if *up { "connected" } else { "not connected" }
+        ));
     }
+    let ready = database && mailboxes.iter().all(|(_, up)| *up);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        format!("{}\n{body}", if ready { "ready" } else { "not ready" }),
+    )
+}
+
+/// Prometheus text: counters kept as things happen, gauges read from the database now.
+async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
+    let Some(handle) = &state.metrics else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "metrics are off\n".into());
+    };
+    if let Ok(counts) = state.store.outbox_counts().await {
+        for (status, count) in counts {
+            metrics::gauge!("switchboard_outbox_messages", "status" => status).set(count as f64);
+        }
+    }
+    if let Ok(open) = state.store.open_counts().await {
+        for priority in crate::domain::Priority::ALL {
+            let count = open
+                .iter()
+                .find(|(p, _)| p == priority.as_str())
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!("switchboard_queue_open_tickets", "priority" => priority.as_str())
+                .set(count as f64);
+        }
+    }
+    if let Ok(map) = state.connected.lock() {
+        for (name, up) in map.iter() {
+            metrics::gauge!("switchboard_mailbox_connected", "mailbox" => name.clone())
+                .set(if *up { 1.0 } else { 0.0 });
+        }
+    }
+    (StatusCode::OK, handle.render())
 }
 
 async fn shutdown_signal() {

@@ -22,3 +22,6 @@ ALTER TABLE tickets ADD COLUMN rating INTEGER CHECK (rating BETWEEN 1 AND 5);
 ALTER TABLE tickets ADD COLUMN rating_comment TEXT;
 
 CREATE INDEX tickets_phone ON tickets (requester_phone);
+
+-- A ticket's deliveries, shown on the ticket and in the API.
+CREATE INDEX outbox_ticket ON outbox (ticket_id);

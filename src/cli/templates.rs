@@ -66,10 +66,26 @@ pub(super) fn check(settings: &Settings) -> ExitCode {
             }
         }
     }
+    // The web pages: every language file complete, every page compiled in every language.
+    let web = settings.paths.templates.join("web");
+    let pages = crate::channels::web::i18n::Strings::load(
+        &web.join("i18n"),
+        &settings.desk.default_language,
+    )
+    .and_then(|strings| {
+        crate::channels::web::render::Pages::load(&web, &strings).map(|_| strings.choices().len())
+    });
+    match pages {
+        Ok(languages) => count += languages,
+        Err(problem) => {
+            eprintln!("{problem}");
+            failures += 1;
+        }
+    }
     if failures > 0 {
         return ExitCode::FAILURE;
     }
-    println!("templates OK: {count} rendered with sample data");
+    println!("templates OK: {count} rendered with sample data (web pages in every language)");
     ExitCode::SUCCESS
 }
 

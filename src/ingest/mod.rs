@@ -203,6 +203,7 @@ pub async fn commit_batch(
             _ => None,
         })
         .collect();
+    let _turn = store.write_turn().await;
     let mut conn = store.pool().acquire().await?;
     // IMMEDIATE takes the write lock now: ticket numbers are handed out from memory.
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
@@ -214,7 +215,26 @@ pub async fn commit_batch(
     }
     pending.flush(&mut tx).await?;
     tx.commit().await?;
+    count(inputs, &outcomes);
     Ok(outcomes)
+}
+
+/// Counts what came in, per channel and outcome, for `/metrics`.
+fn count(inputs: &[Input], outcomes: &[Outcome]) {
+    for (input, outcome) in inputs.iter().zip(outcomes) {
+        let channel = input
+            .intake
+            .as_ref()
+            .map_or("email", |intake| intake.channel.as_str());
+        metrics::counter!("switchboard_intake_total", "channel" => channel, "outcome" => outcome.outcome.as_str())
+            .increment(1);
+        if outcome.outcome == OutcomeKind::Suppressed
+            && let Some(reason) = &outcome.reason
+        {
+            metrics::counter!("switchboard_suppressed_total", "reason" => reason.clone())
+                .increment(1);
+        }
+    }
 }
 
 async fn ingest_one<'a>(

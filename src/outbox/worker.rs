@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::store::{OutboxItem, Store, StoreError};
 
 /// A delivery failure: temporary ones are retried.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DeliveryError {
     /// Worth trying again later.
     #[error("temporary: {0}")]
@@ -36,12 +36,9 @@ impl FileTransport {
 
     /// Writes atomically (temporary file, then rename), so a reader never sees half a message
     /// and a crash between the write and the database update leaves the same file again.
-    pub async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+    fn write(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
         let temporary =
             |e: std::io::Error| DeliveryError::Temporary(format!("{}: {e}", self.dir.display()));
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(temporary)?;
         let name: String = item
             .id
             .chars()
@@ -49,13 +46,37 @@ impl FileTransport {
             .collect();
         let final_path = self.dir.join(format!("{name}.eml"));
         let partial = self.dir.join(format!(".{name}.eml.part"));
-        tokio::fs::write(&partial, &item.body)
-            .await
-            .map_err(temporary)?;
-        tokio::fs::rename(&partial, &final_path)
-            .await
-            .map_err(temporary)?;
-        Ok(())
+        std::fs::write(&partial, &item.body).map_err(temporary)?;
+        std::fs::rename(&partial, &final_path).map_err(temporary)
+    }
+
+    /// Writes a round of messages one after another on one blocking thread: parallel creates
+    /// in one folder only contend for its lock, and each async file call is a thread hop.
+    pub async fn deliver_all(
+        &self,
+        items: Vec<OutboxItem>,
+    ) -> Vec<(OutboxItem, Result<(), DeliveryError>)> {
+        let transport = self.clone();
+        let count = items.len();
+        let written = tokio::task::spawn_blocking(move || {
+            let made = std::fs::create_dir_all(&transport.dir)
+                .map_err(|e| DeliveryError::Temporary(format!("{}: {e}", transport.dir.display())));
+            items
+                .into_iter()
+                .map(|item| {
+                    let result = match &made {
+                        Ok(()) => transport.write(&item),
+                        Err(e) => Err((*e).clone()),
+                    };
+                    (item, result)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        written.unwrap_or_else(|e| {
+            tracing::error!(error = %e, count, "The outbox file writer stopped.");
+            Vec::new()
+        })
     }
 }
 
@@ -77,13 +98,6 @@ impl Transport {
                 Transport::Smtp(super::smtp::SmtpTransport::new(outbound)?)
             }
         })
-    }
-
-    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        match self {
-            Transport::File(file) => file.deliver(item).await,
-            Transport::Smtp(smtp) => smtp.deliver(&item.recipient, &item.body).await,
-        }
     }
 }
 
@@ -121,14 +135,19 @@ pub async fn drain_once(
             return Ok(sent);
         }
         let batch = due.len();
-        let results: Vec<(OutboxItem, Result<(), DeliveryError>)> = futures::stream::iter(due)
-            .map(|item| async move {
-                let result = transport.deliver(&item).await;
-                (item, result)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<(OutboxItem, Result<(), DeliveryError>)> = match transport {
+            Transport::File(files) => files.deliver_all(due).await,
+            Transport::Smtp(smtp) => {
+                futures::stream::iter(due)
+                    .map(|item| async move {
+                        let result = smtp.deliver(&item.recipient, &item.body).await;
+                        (item, result)
+                    })
+                    .buffer_unordered(CONCURRENCY)
+                    .collect()
+                    .await
+            }
+        };
         let mut temporary_failures = 0;
         let mut delivered = Vec::new();
         for (item, result) in results {

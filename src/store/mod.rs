@@ -66,6 +66,10 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// One write transaction at a time in this process. SQLite allows one writer anyway; a
+    /// second one would spin in the busy handler's sleeps (up to 100 ms each), which showed
+    /// as latency spikes when form posts and the outbox worker wrote at once.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -93,7 +97,10 @@ impl Store {
             .acquire_timeout(busy_timeout + Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        let store = Store { pool };
+        let store = Store {
+            pool,
+            write_gate: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -109,6 +116,11 @@ impl Store {
     /// The connection pool, for transactions.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Waits for this process's turn to write; hold the guard for the whole transaction.
+    pub async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write_gate.lock().await
     }
 
     /// Closes every connection (checkpointing the WAL).
@@ -139,6 +151,9 @@ impl Store {
             .max_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            write_gate: Default::default(),
+        })
     }
 }

@@ -91,6 +91,17 @@ pub struct TicketView {
 }
 
 impl Store {
+    /// How many open tickets there are of each priority.
+    pub async fn open_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT priority, COUNT(*) FROM tickets WHERE status IN ('new', 'assigned', 'waiting')
+             GROUP BY priority",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Open tickets (new, assigned, waiting), oldest first.
     pub async fn open_tickets(&self) -> Result<Vec<QueueEntry>> {
         let rows = sqlx::query(
@@ -154,6 +165,7 @@ impl Store {
 
     /// Marks a suppressed entry as released.
     pub async fn mark_released(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE suppressed SET released_at = $1 WHERE id = $2")
             .bind(time_text(at))
             .bind(id)
@@ -212,6 +224,7 @@ impl Store {
 
     /// Records delivered messages.
     pub async fn mark_sent(&self, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+        let _turn = self.write_turn().await;
         if ids.is_empty() {
             return Ok(());
         }
@@ -233,6 +246,7 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
+        let _turn = self.write_turn().await;
         let (status, next) = match retry_at {
             Some(at) => ("pending", time_text(at)),
             None => ("failed", time_text(Utc::now())),
@@ -278,6 +292,7 @@ impl Store {
 
     /// Records that a mailbox was read up to `last_uid`.
     pub async fn set_cursor(&self, mailbox: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO mailbox_cursors (name, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity,

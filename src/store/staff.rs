@@ -39,6 +39,7 @@ impl Store {
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO NOTHING",
@@ -69,6 +70,7 @@ impl Store {
 
     /// Removes a user; `false` when there was none.
     pub async fn remove_user(&self, name: &str) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM users WHERE name = $1")
             .bind(name)
             .execute(&self.pool)
@@ -92,6 +94,7 @@ impl Store {
 
     /// Ends every session of a user (log-out).
     pub async fn end_sessions(&self, name: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE users SET session_epoch = session_epoch + 1 WHERE name = $1")
             .bind(name)
             .execute(&self.pool)
@@ -107,6 +110,7 @@ impl Store {
         sha256: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "INSERT INTO api_tokens (sha256, name, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",

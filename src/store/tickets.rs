@@ -169,6 +169,16 @@ impl Store {
         self.with_history(row).await
     }
 
+    /// A ticket by its number, without history (what a confirmation needs).
+    pub async fn ticket_head(&self, number: i64) -> Result<Option<TicketDetail>> {
+        let sql = format!("SELECT {DETAIL_COLUMNS} FROM tickets WHERE number = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(detail))
+    }
+
     /// A ticket by its status-link token.
     pub async fn ticket_by_token(&self, token: &str) -> Result<Option<TicketDetail>> {
         let sql = format!("SELECT {DETAIL_COLUMNS} FROM tickets WHERE access_token = $1");
@@ -277,6 +287,7 @@ impl Store {
         text: &str,
         at: DateTime<Utc>,
     ) -> Result<()> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO events (ticket_id, at, kind, author, text) VALUES ($1, $2, $3, $4, $5)",
@@ -305,6 +316,7 @@ impl Store {
         text: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE tickets SET status = 'resolved', resolved_at = $1, updated_at = $1
@@ -336,6 +348,7 @@ impl Store {
         comment: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE tickets SET rating = $1, rating_comment = $2, updated_at = $3

@@ -31,7 +31,16 @@ impl Served {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Served {
+        Served::start_with_config("", env)
+    }
+
+    /// With extra TOML appended to the desk's configuration.
+    fn start_with_config(extra: &str, env: &[(&str, &str)]) -> Served {
         let desk = TestDesk::new();
+        if !extra.is_empty() {
+            let config = std::fs::read_to_string(desk.config()).expect("config");
+            std::fs::write(desk.config(), format!("{config}\n{extra}\n")).expect("config");
+        }
         let mut command = desk.command(&["serve"]);
         for (key, value) in env {
             command.env(key, value);
@@ -864,4 +873,98 @@ fn staff_and_tokens_are_managed_from_the_command_line() {
         !digest[0][0].contains(printed.trim()),
         "stored as a digest only"
     );
+}
+
+#[test]
+fn operators_see_readiness_and_metrics_that_move_with_traffic() {
+    let served = Served::start();
+    let client = new_client();
+    let ready = get(&client, &served.url("/readyz"));
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert!(ready.body.contains("database: ok"));
+    let before = get(&client, &served.url("/metrics"));
+    assert_eq!(before.status, 200);
+    assert!(
+        before
+            .body
+            .contains("switchboard_queue_open_tickets{priority=\"high\"} 0"),
+        "{}",
+        before.body
+    );
+    let created = api_post(
+        &served.url("/api/v1/requests"),
+        None,
+        &json!({"name": "Ola", "email": "ola@example.org", "site": "warsaw",
+                "description": "Monitor miga.", "urgency": "high"}),
+    );
+    assert_eq!(created.status, 201);
+    let after = get(&client, &served.url("/metrics"));
+    assert!(
+        after
+            .body
+            .contains("switchboard_intake_total{channel=\"api\",outcome=\"new\"} 1"),
+        "{}",
+        after.body
+    );
+    assert!(
+        after
+            .body
+            .contains("switchboard_queue_open_tickets{priority=\"high\"} 1")
+    );
+    assert!(after.body.contains("switchboard_outbox_messages{status="));
+
+    // A mailbox that cannot connect makes the daemon not ready, and says which.
+    let broken = Served::start_with_config(
+        "[[mailbox]]\nname = \"support\"\nurl = \"imap://127.0.0.1:1\"\nusername = \"support\"\n\
+         password_env = \"SWITCHBOARD_TEST_NO_SUCH_PASSWORD\"\naddress = \"support@example.com\"\n",
+        &[],
+    );
+    let not_ready = get(&client, &broken.url("/readyz"));
+    assert_eq!(not_ready.status, 503, "{}", not_ready.body);
+    assert!(
+        not_ready.body.contains("mailbox support: not connected"),
+        "{}",
+        not_ready.body
+    );
+}
+
+#[test]
+fn a_broken_page_template_is_named_and_the_daemon_refuses_to_start() {
+    let desk = TestDesk::new();
+    let templates = desk.path("templates");
+    copy_dir(&crate::helpers::repo().join("templates"), &templates);
+    std::fs::write(
+        templates.join("web/request.hbs"),
+        "{{#> layout}}<h1>{{t.request_title}</h1>{{/layout}}",
+    )
+    .expect("break the page");
+    let config = std::fs::read_to_string(desk.config()).expect("config");
+    let repo_templates = crate::helpers::repo()
+        .join("templates")
+        .display()
+        .to_string();
+    std::fs::write(
+        desk.config(),
+        config.replace(&repo_templates, &templates.display().to_string()),
+    )
+    .expect("config");
+    let check = desk.run(&["templates", "check"]);
+    assert!(!check.status.success());
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(said.contains("web/request.hbs"), "{said}");
+    let serve = desk.run(&["serve"]);
+    assert_eq!(serve.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("web/request.hbs"));
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

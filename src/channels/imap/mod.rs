@@ -39,8 +39,14 @@ pub fn spawn(
     engine: &Engine,
     store: &Store,
     wake_outbox: Arc<Notify>,
+    connected: Connected,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    if let Ok(mut map) = connected.lock() {
+        for mailbox in &engine.settings.mailboxes {
+            map.insert(mailbox.name.clone(), false);
+        }
+    }
     engine
         .settings
         .mailboxes
@@ -52,6 +58,7 @@ pub fn spawn(
                 store: store.clone(),
                 mailbox,
                 wake_outbox: wake_outbox.clone(),
+                connected: connected.clone(),
             };
             tokio::spawn(task.run(shutdown.clone()))
         })
@@ -64,9 +71,19 @@ pub(crate) struct MailboxTask {
     pub(crate) store: Store,
     pub(crate) mailbox: Mailbox,
     pub(crate) wake_outbox: Arc<Notify>,
+    pub(crate) connected: Connected,
 }
 
+/// Which mailboxes have a working session now, by name (for `/readyz`).
+pub type Connected = Arc<std::sync::Mutex<std::collections::BTreeMap<String, bool>>>;
+
 impl MailboxTask {
+    pub(crate) fn set_connected(&self, up: bool) {
+        if let Ok(mut map) = self.connected.lock() {
+            map.insert(self.mailbox.name.clone(), up);
+        }
+    }
+
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         loop {
@@ -77,6 +94,7 @@ impl MailboxTask {
             match session::serve(&self, &mut shutdown).await {
                 Ok(()) => return,
                 Err(error) => {
+                    self.set_connected(false);
                     // A session that ran a while was healthy: start the back-off afresh.
                     if started.elapsed() > Duration::from_secs(60) {
                         failures = 0;

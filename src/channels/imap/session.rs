@@ -28,6 +28,7 @@ pub(super) async fn serve(
     let can_idle = capabilities.has_str("IDLE");
     let can_move = capabilities.has_str("MOVE");
     tracing::info!(mailbox = %mailbox.name, can_idle, "Mailbox connected.");
+    task.set_connected(true);
     loop {
         take_new(task, &mut session, can_move).await?;
         if *shutdown.borrow() {

@@ -80,7 +80,7 @@ impl WebState {
         let dir = engine.settings.paths.templates.join("web");
         let strings = Strings::load(&dir.join("i18n"), &engine.settings.desk.default_language)
             .map_err(WebError::Templates)?;
-        let pages = Pages::load(&dir).map_err(WebError::Templates)?;
+        let pages = Pages::load(&dir, &strings).map_err(WebError::Templates)?;
         // The cookie key is derived from the desk secret, so every daemon sharing the secret
         // accepts the same sessions.
         let mut hasher = Sha512::new();
@@ -232,7 +232,6 @@ pub(crate) fn page_data(
         })
     });
     let mut data = json!({
-        "t": state.strings.of(lang),
         "lang": lang,
         "languages": languages,
         "desk": state.engine.settings.desk.name,
@@ -248,7 +247,8 @@ pub(crate) fn page_data(
 
 /// Renders a page, or a plain apology if a template fails (logged, never a blank page).
 pub(crate) fn html(state: &WebState, status: StatusCode, name: &str, data: &Value) -> Response {
-    match state.pages.render(name, data) {
+    let lang = data.get("lang").and_then(Value::as_str).unwrap_or("en");
+    match state.pages.render(lang, name, data) {
         Ok(page) => (status, Html(page)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "A page could not be rendered.");
@@ -300,7 +300,7 @@ pub(crate) async fn filed_ticket(
 ) -> Option<crate::store::TicketDetail> {
     let prefix = &state.engine.settings.desk.ticket_prefix;
     let number = crate::domain::TicketRef::parse(prefix, outcome.ticket.as_deref()?)?.number();
-    state.store.ticket_detail(number).await.ok().flatten()
+    state.store.ticket_head(number).await.ok().flatten()
 }
 
 /// A short page with a heading and one paragraph (errors, not found).
