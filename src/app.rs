@@ -41,7 +41,9 @@ pub async fn serve(settings: Settings) -> ExitCode {
         }
     };
     let settings = engine.settings.clone();
-    let store = match Store::open(&settings.database.url, settings.database.busy_timeout).await {
+    let store = match Store::open_for_daemon(&settings.database.url, settings.database.busy_timeout)
+        .await
+    {
         Ok(store) => store,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -76,6 +78,7 @@ pub async fn serve(settings: Settings) -> ExitCode {
     // One recorder per process; a second `serve` in the same process (tests) goes without.
     let prometheus = PrometheusBuilder::new().install_recorder().ok();
     let (stop, stopped) = watch::channel(false);
+    let checkpoints = tokio::spawn(checkpoint_every_second(store.clone(), stopped.clone()));
     let wake_outbox = Arc::new(Notify::new());
     let retry = worker::Retry {
         base: settings.outbound.retry_base,
@@ -134,6 +137,7 @@ pub async fn serve(settings: Settings) -> ExitCode {
     let result = server.await;
     signals.abort();
     let _ = outbox.await;
+    let _ = checkpoints.await;
     for mailbox in mailboxes {
         let _ = mailbox.await;
     }
@@ -207,6 +211,19 @@ async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
         }
     }
     (StatusCode::OK, handle.render())
+}
+
+/// Keeps the write-ahead log short, off the request path (see `Store::open_for_daemon`).
+async fn checkpoint_every_second(store: Store, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it is tried again in a second.");
+        }
+    }
 }
 
 async fn shutdown_signal() {

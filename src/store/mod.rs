@@ -77,13 +77,31 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 impl Store {
     /// Opens (creating the file and its folder when missing) and migrates.
     pub async fn open(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
+        Store::open_with(url, busy_timeout, false).await
+    }
+
+    /// Opens for the daemon: commits never run a WAL checkpoint themselves (its flush to
+    /// disk took hundreds of milliseconds and landed on one unlucky request); the daemon
+    /// checkpoints in the background instead ([`Store::checkpoint`]).
+    pub async fn open_for_daemon(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
+        Store::open_with(url, busy_timeout, true).await
+    }
+
+    async fn open_with(
+        url: &str,
+        busy_timeout: Duration,
+        background_checkpoints: bool,
+    ) -> Result<Store, StoreError> {
+        let mut options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("bad database url \"{url}\": {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(busy_timeout)
             .foreign_keys(true);
+        if background_checkpoints {
+            options = options.pragma("wal_autocheckpoint", "0");
+        }
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
             && !parent.exists()
@@ -103,6 +121,15 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Copies the write-ahead log into the database without blocking readers or writers;
+    /// the daemon calls it every second.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Brings the schema up to date.

@@ -136,7 +136,10 @@ pub async fn ticket_by_message_ids(
 pub async fn agent_states(conn: &mut SqliteConnection) -> Result<AgentStates> {
     let mut states = AgentStates::new();
     let loads = sqlx::query(
-        "SELECT agent_id, COUNT(*) FROM tickets WHERE agent_id IS NOT NULL AND status IN ('new', 'assigned', 'waiting') GROUP BY agent_id",
+        // Without the hint SQLite picks the status index and reads every open ticket, so a
+        // large unassigned queue made each batch slower (seen at 25,000 open tickets).
+        "SELECT agent_id, COUNT(*) FROM tickets INDEXED BY tickets_agent_open
+         WHERE agent_id IS NOT NULL AND status IN ('new', 'assigned', 'waiting') GROUP BY agent_id",
     )
     .fetch_all(&mut *conn)
     .await?;
