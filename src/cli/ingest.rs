@@ -97,6 +97,7 @@ pub(super) async fn run(settings: Settings, json: bool, args: &[PathBuf]) -> Exi
                 ticket: None,
                 reason: Some("unreadable".into()),
                 redacted_copy: None,
+                link: None,
             };
             print_line(&mut stdout, json, path, &outcome);
         }

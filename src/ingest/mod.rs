@@ -93,6 +93,19 @@ pub struct Outcome {
     /// replaces the original with it at the source too).
     #[serde(skip)]
     pub redacted_copy: Option<Vec<u8>>,
+    /// For a new ticket: its status link and promised time, so a form can answer without
+    /// reading the ticket back.
+    #[serde(skip)]
+    pub link: Option<TicketLink>,
+}
+
+/// What a requester is told about a new ticket besides its reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketLink {
+    /// The status page's token.
+    pub access_token: String,
+    /// First response due.
+    pub due_at: DateTime<Utc>,
 }
 
 impl Outcome {
@@ -102,6 +115,7 @@ impl Outcome {
             ticket,
             reason: reason.map(str::to_owned),
             redacted_copy: None,
+            link: None,
         }
     }
 }

@@ -59,6 +59,7 @@ pub(super) fn commit<'a>(
     let raw_id = batch.raw(digest, redacted, raw);
     let author = intake.from.as_deref().or(intake.phone.as_deref());
 
+    let mut link = None;
     let (outcome, ticket, reason) = match &analysis.plan {
         Plan::Suppress { reason } => {
             let attached = match (&facts.bounced, &analysis.thread) {
@@ -130,7 +131,7 @@ pub(super) fn commit<'a>(
             _ => (OutcomeKind::Rejected, None, Some("no-ticket".to_owned())),
         },
         Plan::Create { ack_skipped } => {
-            let (ticket_id, reference, skipped) = create(
+            let (ticket_id, reference, skipped, access_token) = create(
                 engine,
                 batch,
                 intake,
@@ -139,6 +140,10 @@ pub(super) fn commit<'a>(
                 ack_skipped.clone(),
                 now,
             );
+            link = Some(crate::ingest::TicketLink {
+                access_token,
+                due_at: analysis.due_at,
+            });
             (OutcomeKind::New, Some((ticket_id, reference)), skipped)
         }
     };
@@ -151,6 +156,7 @@ pub(super) fn commit<'a>(
         ticket: ticket.map(|(_, t)| t.to_string()),
         reason,
         redacted_copy,
+        link,
     }
 }
 
@@ -162,7 +168,7 @@ fn create(
     raw_id: i64,
     mut ack_skipped: Option<String>,
     now: DateTime<Utc>,
-) -> (i64, TicketRef, Option<String>) {
+) -> (i64, TicketRef, Option<String>, String) {
     let settings = &engine.settings;
     let classification = &analysis.classification;
     let route = analysis.route.as_ref();
@@ -321,7 +327,7 @@ fn create(
             }
         }
     }
-    (ticket_id, reference, ack_skipped)
+    (ticket_id, reference, ack_skipped, access_token)
 }
 
 /// What the acknowledgement template gets for this ticket.

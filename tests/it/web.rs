@@ -204,8 +204,28 @@ fn post_form(client: &ureq::Agent, url: &str, fields: &[(&str, &str)]) -> Page {
 }
 
 fn multipart(client: &ureq::Agent, url: &str, fields: &[(&str, &str)]) -> Page {
+    multipart_with_file(client, url, fields, None)
+}
+
+/// A multipart post, optionally with a file as `attachment` (name, type, bytes).
+fn multipart_with_file(
+    client: &ureq::Agent,
+    url: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &str, &[u8])>,
+) -> Page {
     let boundary = "----switchboard-test-boundary";
     let mut body = Vec::new();
+    if let Some((name, content_type, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
     for (name, value) in fields {
         body.extend_from_slice(
             format!(
@@ -967,4 +987,106 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).expect("copy");
         }
     }
+}
+
+#[test]
+fn an_attached_file_is_kept_with_the_request_and_an_oversized_one_is_refused_kindly() {
+    let served = Served::start_with(&[
+        ("SWITCHBOARD_WEB_RATE_LIMIT", "off"),
+        ("SWITCHBOARD_WEB_MAX_UPLOAD_BYTES", "4096"),
+    ]);
+    let client = new_client();
+    let fields = |csrf: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("name".to_owned(), "Klaus Weber".to_owned()),
+            ("email".to_owned(), "klaus@example.org".to_owned()),
+            ("site".to_owned(), "berlin".to_owned()),
+            (
+                "description".to_owned(),
+                "Fehlermeldung im Anhang.".to_owned(),
+            ),
+            ("urgency".to_owned(), "normal".to_owned()),
+        ]
+    };
+    let post = |file: &[u8]| {
+        let csrf = get(&client, &served.url("/request")).csrf();
+        let owned = fields(&csrf);
+        let borrowed: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        multipart_with_file(
+            &client,
+            &served.url("/request"),
+            &borrowed,
+            Some(("fehler.png", "image/png", file)),
+        )
+    };
+    let too_big = post(&[b'x'; 5000]);
+    assert_eq!(too_big.status, 422, "{}", too_big.body);
+    assert!(too_big.body.contains("id=\"attachment-error\""));
+    assert!(
+        too_big.body.contains("value=\"Klaus Weber\""),
+        "the rest is kept"
+    );
+    assert_eq!(served.desk.ticket_count(), 0);
+
+    let sent = post(b"\x89PNG fake screenshot");
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let kept = served
+        .desk
+        .query("SELECT CAST(bytes AS TEXT) FROM raw_messages");
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0][0].contains("\"name\":\"fehler.png\""),
+        "{}",
+        kept[0][0]
+    );
+    assert!(kept[0][0].contains("\"content_type\":\"image/png\""));
+}
+
+#[test]
+fn hostile_text_in_calls_and_comments_comes_back_escaped() {
+    let served = Served::start();
+    let reception = served.token("reception-xss", "receptionist");
+    let logged = api_post(
+        &served.url("/api/v1/calls"),
+        Some(&reception),
+        &json!({"caller_name": HOSTILE, "phone": "+48 22 555 0199", "site": "warsaw",
+                "summary": HOSTILE, "details": HOSTILE, "urgency": "low",
+                "callback": {"wanted": true, "best_time": HOSTILE}}),
+    );
+    assert_eq!(logged.status, 201, "{}", logged.body);
+    let password = served.user("desk-xss", "receptionist");
+    let client = new_client();
+    served.sign_in(&client, "desk-xss", &password);
+    let calls = get(&client, &served.url("/calls"));
+    assert_eq!(calls.status, 200);
+    assert!(
+        calls.body.contains("&lt;script&gt;"),
+        "the recent call is listed"
+    );
+    assert!(!calls.body.contains(HOSTILE), "{}", calls.body);
+    // The look-up answers JSON (data, not markup): the page's script puts it in as text.
+    let looked_up = get(&client, &served.url("/calls/lookup?phone=%2B48225550199"));
+    assert_eq!(looked_up.json()["tickets"][0]["number"], 1000);
+    let script = get(&client, &served.url("/static/calls.js"));
+    assert!(script.body.contains("createTextNode") && !script.body.contains("innerHTML"));
+
+    let status_url = logged.json()["status_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let path = status_url[status_url.find("/t/").expect("path")..].to_owned();
+    let page = get(&client, &served.url(&path));
+    let commented = post_form(
+        &client,
+        &served.url(&format!("{path}/comment")),
+        &[("csrf", &page.csrf()), ("comment", HOSTILE)],
+    );
+    assert_eq!(commented.status, 303);
+    let page = get(&client, &served.url(&path));
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.body.contains(HOSTILE), "{}", page.body);
 }

@@ -293,14 +293,36 @@ pub(crate) fn refusal(state: &WebState, lang: &str, status: StatusCode, key: &st
     message(state, lang, status, &text, &text)
 }
 
-/// The ticket an outcome names, with its status link and due time.
+/// A ticket a form post filed or joined: what the answer needs.
+pub(crate) struct Filed {
+    /// Its number.
+    pub number: i64,
+    /// The status page's token.
+    pub access_token: String,
+    /// First response due.
+    pub due_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The ticket an outcome names: from the outcome for a new ticket, else read back.
 pub(crate) async fn filed_ticket(
     state: &WebState,
     outcome: &crate::ingest::Outcome,
-) -> Option<crate::store::TicketDetail> {
+) -> Option<Filed> {
     let prefix = &state.engine.settings.desk.ticket_prefix;
     let number = crate::domain::TicketRef::parse(prefix, outcome.ticket.as_deref()?)?.number();
-    state.store.ticket_head(number).await.ok().flatten()
+    if let Some(link) = &outcome.link {
+        return Some(Filed {
+            number,
+            access_token: link.access_token.clone(),
+            due_at: link.due_at,
+        });
+    }
+    let ticket = state.store.ticket_head(number).await.ok().flatten()?;
+    Some(Filed {
+        number,
+        access_token: ticket.access_token,
+        due_at: ticket.due_at,
+    })
 }
 
 /// A short page with a heading and one paragraph (errors, not found).

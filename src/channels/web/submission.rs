@@ -256,7 +256,7 @@ impl Submission {
                 "base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &upload.bytes),
             })),
         });
-        let raw = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        let raw = serde_json::to_vec(&record).unwrap_or_default();
         let intake = Intake {
             channel: self.channel,
             from: self.email,
