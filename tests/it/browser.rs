@@ -200,6 +200,25 @@ fn in_chromium_an_employee_files_a_request_and_sees_the_confirmation() {
         let promise = text_of(&browser, "#promise").await;
         assert!(promise.contains("Warsaw"), "{promise}");
         shots.take(&browser, "confirmation").await;
+
+        // On a phone-sized screen every page fits its width: nothing to scroll sideways.
+        browser.set_window_size(390, 844).await.expect("phone size");
+        for path in ["/", "/request"] {
+            browser.goto(&served.url(path)).await.expect("page");
+            let fits = browser
+                .execute(
+                    "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    Vec::new(),
+                )
+                .await
+                .expect("measure");
+            assert_eq!(
+                fits,
+                serde_json::Value::Bool(true),
+                "{path} is wider than a phone"
+            );
+        }
+        shots.take(&browser, "phone-form").await;
         browser.close().await.expect("close");
     });
     assert_eq!(served.desk.ticket_count(), 1);
