@@ -181,20 +181,31 @@ pub fn promised_text(due: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     format!("{} ({city} time)", local.format("%A %-d %B, %H:%M"))
 }
 
-/// The first name to greet someone by: from "Kowalska, Anna", "Anna Kowalska", "Анна
-/// Иванова", or the address ("anna.kowalska@…"); `None` when nothing looks like a name.
+/// The first name to greet someone by: from "Kowalska, Anna", "Anna Kowalska", "Dr. Hans
+/// Meier", "Петров Иван Сергеевич", or the address ("anna.kowalska@…"); `None` when nothing
+/// looks like a person's name (roles such as "Service Desk", bare initials, `info@`).
 pub fn first_name(name: Option<&str>, address: Option<&str>) -> Option<String> {
     // A display name with digits or an @ is a role or an address, not a person.
     if let Some(name) = name
-        .map(str::trim)
+        .map(|n| n.trim().trim_matches(['"', '\'', '`']).trim())
         .filter(|n| !n.is_empty() && !n.contains('@') && !n.chars().any(|c| c.is_ascii_digit()))
     {
         let given = match name.split_once(',') {
             Some((_, given)) if !given.trim().is_empty() => given.trim(),
             _ => name,
         };
-        let first = given.split_whitespace().next().unwrap_or("");
-        if first.chars().any(char::is_alphabetic)
+        let words: Vec<&str> = given.split_whitespace().filter(|w| !is_title(w)).collect();
+        let is_role = words
+            .iter()
+            .any(|w| ROLE_WORDS.contains(&w.to_lowercase().as_str()));
+        // Russian formal order: surname, given name, patronymic.
+        let first = match words.as_slice() {
+            [_, given, patronymic] if is_patronymic(patronymic) => given,
+            [first, ..] => first,
+            [] => "",
+        };
+        if !is_role
+            && first.chars().any(char::is_alphabetic)
             && first
                 .chars()
                 .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
@@ -204,12 +215,9 @@ pub fn first_name(name: Option<&str>, address: Option<&str>) -> Option<String> {
     }
     let local = address?.split('@').next()?;
     let first = local.split(['.', '_', '-']).next()?;
-    const GENERIC: [&str; 8] = [
-        "info", "admin", "support", "office", "it", "helpdesk", "contact", "mail",
-    ];
     if first.chars().count() < 2
         || !first.chars().all(char::is_alphabetic)
-        || GENERIC.contains(&first)
+        || ROLE_WORDS.contains(&first.to_lowercase().as_str())
         || !local.contains(['.', '_', '-'])
     {
         return None;
@@ -217,13 +225,57 @@ pub fn first_name(name: Option<&str>, address: Option<&str>) -> Option<String> {
     Some(capitalize(first))
 }
 
-fn capitalize(word: &str) -> String {
+/// Words that make a display name or an address a role, not a person.
+const ROLE_WORDS: [&str; 16] = [
+    "info",
+    "admin",
+    "support",
+    "office",
+    "it",
+    "helpdesk",
+    "contact",
+    "mail",
+    "desk",
+    "service",
+    "team",
+    "noreply",
+    "no-reply",
+    "servicedesk",
+    "biuro",
+    "sekretariat",
+];
+
+/// Titles and forms of address before a name, in the desk's languages.
+fn is_title(word: &str) -> bool {
+    const TITLES: [&str; 16] = [
+        "dr", "prof", "mr", "mrs", "ms", "miss", "herr", "frau", "pan", "pani", "mgr", "inż",
+        "ing", "dipl", "gospodin", "gospođa",
+    ];
+    let bare = word.trim_end_matches('.').to_lowercase();
+    TITLES.contains(&bare.as_str()) || (word.ends_with('.') && bare.chars().count() <= 4)
+}
+
+/// A Russian patronymic (Сергеевич, Ивановна, Ильинична).
+fn is_patronymic(word: &str) -> bool {
     let lower = word.to_lowercase();
-    let mut chars = lower.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    ["вич", "вна", "ична", "инична"]
+        .iter()
+        .any(|end| lower.ends_with(end))
+}
+
+/// "ANNA" and "anna" → "Anna"; each part of "ana-marija" → "Ana-Marija".
+fn capitalize(word: &str) -> String {
+    word.split('-')
+        .map(|part| {
+            let lower = part.to_lowercase();
+            let mut chars = lower.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join("-")
 }
 
 /// One line that restates the request: the subject, else the first sentence of the text.
@@ -276,6 +328,34 @@ mod tests {
                 None,
             ),
             (Some("IT-Team 42"), Some("x9@example.com"), None),
+            (Some("Иванова, Анна"), None, Some("Анна")),
+            (Some("Петров Иван Сергеевич"), None, Some("Иван")),
+            (Some("Смирнова Ольга Петровна"), None, Some("Ольга")),
+            (Some("Иван Петров"), None, Some("Иван")),
+            (Some("Dr. Hans Meier"), None, Some("Hans")),
+            (Some("Frau Dr. Petra Schulz"), None, Some("Petra")),
+            (Some("Schmidt, Dr. Klaus"), None, Some("Klaus")),
+            (Some("Mr. John Smith"), None, Some("John")),
+            (Some("\"Anna Kowalska\""), None, Some("Anna")),
+            (Some("'Jan Nowak'"), None, Some("Jan")),
+            (Some("anna kowalska"), None, Some("Anna")),
+            (Some("Ana-Marija Horvat"), None, Some("Ana-Marija")),
+            (Some("O'Brien, Seán"), None, Some("Seán")),
+            (Some("Łukasz Żółć"), None, Some("Łukasz")),
+            (Some("Horvat, Ivan (Zagreb)"), None, Some("Ivan")),
+            (Some("mgr inż. Tomasz Wójcik"), None, Some("Tomasz")),
+            (Some("Service Desk"), Some("servicedesk@example.com"), None),
+            (Some("IT Support"), Some("it.support@example.com"), None),
+            (Some("Anna"), None, Some("Anna")),
+            (None, Some("m.kowalski@example.com"), None),
+            (None, Some("jan.kowalski@example.pl"), Some("Jan")),
+            (None, Some("noreply@example.com"), None),
+            (None, Some("petra-horvat@example.hr"), Some("Petra")),
+            (
+                Some("Katarzyna"),
+                Some("k.nowak@example.pl"),
+                Some("Katarzyna"),
+            ),
         ];
         for (name, address, expected) in cases {
             assert_eq!(
