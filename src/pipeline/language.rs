@@ -275,7 +275,23 @@ mod tests {
     /// five languages, plus Serbian (Latin) and Bosnian texts the desk answers in Croatian.
     #[test]
     fn labelled_texts_are_detected_at_least_95_percent_right() {
-        let set = include_str!("../../tests/fixtures/language/labelled.tsv");
+        accuracy(
+            include_str!("../../tests/fixtures/language/labelled.tsv"),
+            150,
+        );
+    }
+
+    /// A second set, written without seeing the detector or the first set, and never used
+    /// to tune it.
+    #[test]
+    fn held_out_texts_are_detected_at_least_95_percent_right() {
+        accuracy(
+            include_str!("../../tests/fixtures/language/held_out.tsv"),
+            100,
+        );
+    }
+
+    fn accuracy(set: &str, at_least: usize) {
         let mut total = 0;
         let mut right = 0;
         let mut confusion: std::collections::BTreeMap<(String, String), u32> =
@@ -304,7 +320,7 @@ mod tests {
         for ((label, found), count) in &confusion {
             eprintln!("{label:>12} -> {found:<5} {count}");
         }
-        assert!(total >= 150, "the set has {total} texts");
+        assert!(total >= at_least, "the set has {total} texts");
         assert!(
             right * 100 >= total * 95,
             "{right} of {total} right ({:.1} %)",
