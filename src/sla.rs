@@ -322,6 +322,70 @@ mod tests {
         assert!(cal.is_open(utc("2026-11-23T07:00:00Z")));
     }
 
+    fn london() -> Calendar {
+        Calendar {
+            tz: chrono_tz::Europe::London,
+            hours: Hours::parse("Mon-Fri 09:00-17:30").unwrap(),
+            // Easter Monday 2027, the day after the spring switch.
+            holidays: vec![NaiveDate::from_ymd_opt(2027, 3, 29).unwrap()],
+        }
+    }
+
+    fn moscow() -> Calendar {
+        Calendar {
+            tz: chrono_tz::Europe::Moscow,
+            hours: Hours::parse("Mon-Fri 09:00-18:00").unwrap(),
+            holidays: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_target_across_the_autumn_switch_counts_local_hours() {
+        let eight = Duration::from_secs(8 * 3600);
+        // Warsaw: Friday 23 Oct 16:00 CEST (14:00 UTC): 1 h Friday; clocks go back on
+        // Sunday; Monday 08:00 CET (07:00 UTC) + 7 h = 15:00 CET = 14:00 UTC.
+        let due = warsaw().due(utc("2026-10-23T14:00:00Z"), eight, Clock::Business);
+        assert_eq!(due, utc("2026-10-26T14:00:00Z"));
+        // London: Friday 17:00 BST (16:00 UTC): 30 min; Monday 09:00 GMT + 7 h 30.
+        let due = london().due(utc("2026-10-23T16:00:00Z"), eight, Clock::Business);
+        assert_eq!(due, utc("2026-10-26T16:30:00Z"));
+    }
+
+    #[test]
+    fn a_target_across_the_spring_switch_counts_local_hours() {
+        let eight = Duration::from_secs(8 * 3600);
+        // Warsaw: Friday 26 Mar 2027 16:00 CET (15:00 UTC): 1 h; clocks go forward on Sunday;
+        // Monday 08:00 CEST (06:00 UTC) + 7 h = 15:00 CEST = 13:00 UTC.
+        let due = warsaw().due(utc("2027-03-26T15:00:00Z"), eight, Clock::Business);
+        assert_eq!(due, utc("2027-03-29T13:00:00Z"));
+        // London: Friday 17:00 GMT: 30 min; Monday is Easter Monday; Tuesday 09:00 BST
+        // (08:00 UTC) + 7 h 30 = 16:30 BST = 15:30 UTC.
+        let due = london().due(utc("2027-03-26T17:00:00Z"), eight, Clock::Business);
+        assert_eq!(due, utc("2027-03-30T15:30:00Z"));
+    }
+
+    #[test]
+    fn one_moment_makes_different_promises_on_different_clocks() {
+        // Monday 23 Nov 2026, 06:30 UTC, a one-hour target.
+        let start = utc("2026-11-23T06:30:00Z");
+        let hour = Duration::from_secs(3600);
+        // Moscow (UTC+3) is open since 09:00 local: due 10:30 MSK.
+        assert_eq!(
+            moscow().due(start, hour, Clock::Business),
+            utc("2026-11-23T07:30:00Z")
+        );
+        // Warsaw opens at 08:00 CET (07:00 UTC): due 09:00 CET.
+        assert_eq!(
+            warsaw().due(start, hour, Clock::Business),
+            utc("2026-11-23T08:00:00Z")
+        );
+        // London opens at 09:00 GMT: due 10:00.
+        assert_eq!(
+            london().due(start, hour, Clock::Business),
+            utc("2026-11-23T10:00:00Z")
+        );
+    }
+
     #[test]
     fn hours_reject_nonsense() {
         assert!(Hours::parse("Mon-Fri 17:00-08:00").is_err());
