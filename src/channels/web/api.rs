@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::{self, Staff};
-use super::submission::{self, Problems, Submission, max};
+use super::submission::{self, CallFields, Problems, RequestFields, Submission, max};
 use super::{WebState, filed_ticket, words};
 use crate::domain::{Channel, TicketRef};
 use crate::ingest::OutcomeKind;
@@ -190,30 +190,26 @@ pub(crate) async fn requests(
         Err(response) => return *response,
     };
     let mut problems = Problems::new();
-    let rules = &state.engine.rules;
-    let name = submission::text(&mut problems, "name", &body.name, max::NAME, true);
-    let email = submission::email(&mut problems, "email", &body.email, true);
-    let site = submission::site(&mut problems, "site", &body.site, rules);
-    let subject = submission::text(&mut problems, "subject", &body.subject, max::SUBJECT, false);
-    let description = submission::text(
-        &mut problems,
-        "description",
-        &body.description,
-        max::TEXT,
-        true,
-    );
-    let urgency = submission::urgency(&mut problems, "urgency", &body.urgency);
-    let (Some(urgency), true) = (urgency, problems.is_empty()) else {
+    let fields = RequestFields {
+        name: &body.name,
+        email: &body.email,
+        site: &body.site,
+        subject: &body.subject,
+        description: &body.description,
+        urgency: &body.urgency,
+    };
+    let checked = submission::check_request(&mut problems, fields, &state.engine.rules);
+    let (Some(urgency), true) = (checked.urgency, problems.is_empty()) else {
         return first_problem(&state, &problems, &REQUEST_ORDER);
     };
     let submission = Submission {
         channel: Channel::Api,
-        name,
-        email,
+        name: checked.name,
+        email: checked.email,
         phone: None,
-        site,
-        subject,
-        description,
+        site: checked.site,
+        subject: checked.subject,
+        description: checked.description,
         urgency,
         callback: None,
         ticket: None,
@@ -266,31 +262,19 @@ pub(crate) async fn calls(
         Err(response) => return *response,
     };
     let mut problems = Problems::new();
-    let rules = &state.engine.rules;
-    let name = submission::text(
-        &mut problems,
-        "caller_name",
-        &body.caller_name,
-        max::NAME,
-        true,
-    );
+    let fields = CallFields {
+        caller_name: &body.caller_name,
+        phone: &body.phone,
+        email: &body.email,
+        site: &body.site,
+        summary: &body.summary,
+        details: &body.details,
+        best_time: &body.callback.best_time,
+        urgency: &body.urgency,
+    };
     let region = state.region(body.site.trim());
-    let phone = submission::phone(&mut problems, "phone", &body.phone, region);
-    let email = submission::email(&mut problems, "email", &body.email, false);
-    let site = submission::site(&mut problems, "site", &body.site, rules);
-    let summary = submission::text(&mut problems, "summary", &body.summary, max::SUBJECT, true);
-    let details = submission::text(&mut problems, "details", &body.details, max::TEXT, false);
-    let best_time = submission::text(
-        &mut problems,
-        "best_time",
-        &body.callback.best_time,
-        max::BEST_TIME,
-        false,
-    );
-    let urgency = submission::urgency(&mut problems, "urgency", &body.urgency);
-    if phone.is_none() && email.is_none() && problems.is_empty() {
-        problems.insert("phone", submission::Problem::Contact);
-    }
+    let checked = submission::check_call(&mut problems, fields, &state.engine.rules, region);
+    let urgency = checked.urgency;
     let prefix = &state.engine.settings.desk.ticket_prefix;
     let ticket = match body
         .ticket
@@ -315,22 +299,22 @@ pub(crate) async fn calls(
     };
     let submission = Submission {
         channel: Channel::Call,
-        name,
-        email,
-        phone,
-        site,
-        description: if details.is_empty() {
-            summary.clone()
+        name: checked.caller_name,
+        email: checked.email,
+        phone: checked.phone,
+        site: checked.site,
+        description: if checked.details.is_empty() {
+            checked.summary.clone()
         } else {
-            details
+            checked.details
         },
-        subject: summary,
+        subject: checked.summary,
         urgency,
         callback: body.callback.wanted.then(|| {
-            if best_time.is_empty() {
+            if checked.best_time.is_empty() {
                 "any time".to_owned()
             } else {
-                best_time
+                checked.best_time
             }
         }),
         ticket,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::Staff;
-use super::submission::{self, Problems, Submission, max};
+use super::submission::{self, CallFields, Problems, Submission};
 use super::{
     FormPage, WebState, filed_ticket, form_page, guard, language, message, refusal, words,
 };
@@ -253,9 +253,9 @@ pub(crate) async fn post(
     };
     let mut problems = Problems::new();
     let region = state.region(form.site.trim());
-    let phone = submission::phone(&mut problems, "phone", &form.phone, region);
-    let email = submission::email(&mut problems, "email", &form.email, false);
     if form.action == "lookup" {
+        let phone = submission::phone(&mut problems, "phone", &form.phone, region);
+        let email = submission::email(&mut problems, "email", &form.email, false);
         // Only the contact fields matter for a look-up; the rest is kept as typed.
         let known = known_tickets(
             &state,
@@ -273,32 +273,23 @@ pub(crate) async fn post(
         };
         return render(&state, jar, &lang, &staff, view).await;
     }
-    let rules = &state.engine.rules;
-    form.caller_name = submission::text(
-        &mut problems,
-        "caller_name",
-        &form.caller_name,
-        max::NAME,
-        true,
-    );
-    form.site = submission::site(&mut problems, "site", &form.site, rules);
-    form.summary = submission::text(&mut problems, "summary", &form.summary, max::SUBJECT, true);
-    form.details = submission::text(&mut problems, "details", &form.details, max::TEXT, false);
-    form.best_time = submission::text(
-        &mut problems,
-        "best_time",
-        &form.best_time,
-        max::BEST_TIME,
-        false,
-    );
-    let urgency = submission::urgency(&mut problems, "urgency", &form.urgency);
-    if phone.is_none()
-        && email.is_none()
-        && !problems.contains_key("phone")
-        && !problems.contains_key("email")
-    {
-        problems.insert("phone", submission::Problem::Contact);
-    }
+    let fields = CallFields {
+        caller_name: &form.caller_name,
+        phone: &form.phone,
+        email: &form.email,
+        site: &form.site,
+        summary: &form.summary,
+        details: &form.details,
+        best_time: &form.best_time,
+        urgency: &form.urgency,
+    };
+    let checked = submission::check_call(&mut problems, fields, &state.engine.rules, region);
+    let (phone, email, urgency) = (checked.phone, checked.email, checked.urgency);
+    form.caller_name = checked.caller_name;
+    form.site = checked.site;
+    form.summary = checked.summary;
+    form.details = checked.details;
+    form.best_time = checked.best_time;
     let (Some(urgency), true) = (urgency, problems.is_empty()) else {
         let known = if phone.is_some() || email.is_some() {
             Some(

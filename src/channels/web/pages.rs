@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::submission::{self, Problem, Problems, Submission, Upload, max};
+use super::submission::{self, Problem, Problems, RequestFields, Submission, Upload, max};
 use super::{
     FormPage, WebState, filed_ticket, form_page, guard, html, language, message, page_data,
     refusal, words,
@@ -207,20 +207,21 @@ pub(crate) async fn request_post(
     let Some(submission_id) = guard::check_csrf(&state, &jar, &csrf) else {
         return refusal(&state, &lang, StatusCode::FORBIDDEN, "err_csrf");
     };
-    let rules = &state.engine.rules;
-    form.name = submission::text(&mut problems, "name", &form.name, max::NAME, true);
-    let email = submission::email(&mut problems, "email", &form.email, true);
+    let fields = RequestFields {
+        name: &form.name,
+        email: &form.email,
+        site: &form.site,
+        subject: &form.subject,
+        description: &form.description,
+        urgency: &form.urgency,
+    };
+    let checked = submission::check_request(&mut problems, fields, &state.engine.rules);
+    let (email, urgency) = (checked.email, checked.urgency);
+    form.name = checked.name;
     form.email = form.email.trim().chars().take(max::EMAIL).collect();
-    form.site = submission::site(&mut problems, "site", &form.site, rules);
-    form.subject = submission::text(&mut problems, "subject", &form.subject, max::SUBJECT, false);
-    form.description = submission::text(
-        &mut problems,
-        "description",
-        &form.description,
-        max::TEXT,
-        true,
-    );
-    let urgency = submission::urgency(&mut problems, "urgency", &form.urgency);
+    form.site = checked.site;
+    form.subject = checked.subject;
+    form.description = checked.description;
     let (Some(urgency), true) = (urgency, problems.is_empty()) else {
         return request_page(&state, jar, &lang, &form, &problems);
     };

@@ -178,6 +178,145 @@ pub fn site_regions(rules: &RuleSet) -> BTreeMap<String, phonenumber::country::I
         .collect()
 }
 
+/// An employee's request as typed, on the form or in the API.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFields<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// E-mail.
+    pub email: &'a str,
+    /// Site id.
+    pub site: &'a str,
+    /// A few words.
+    pub subject: &'a str,
+    /// What happened.
+    pub description: &'a str,
+    /// Urgency word.
+    pub urgency: &'a str,
+}
+
+/// A request after checking: each field's kept text, and what the checked ones mean.
+#[derive(Debug, Clone)]
+pub struct CheckedRequest {
+    /// Name, cut to fit.
+    pub name: String,
+    /// The address, when valid.
+    pub email: Option<String>,
+    /// Site id.
+    pub site: String,
+    /// A few words, cut to fit.
+    pub subject: String,
+    /// What happened, cut to fit.
+    pub description: String,
+    /// The urgency, when valid.
+    pub urgency: Option<Priority>,
+}
+
+/// Checks every field of an employee's request, the same for the form and the API.
+pub fn check_request(
+    problems: &mut Problems,
+    fields: RequestFields<'_>,
+    rules: &RuleSet,
+) -> CheckedRequest {
+    CheckedRequest {
+        name: text(problems, "name", fields.name, max::NAME, true),
+        email: email(problems, "email", fields.email, true),
+        site: site(problems, "site", fields.site, rules),
+        subject: text(problems, "subject", fields.subject, max::SUBJECT, false),
+        description: text(problems, "description", fields.description, max::TEXT, true),
+        urgency: urgency(problems, "urgency", fields.urgency),
+    }
+}
+
+/// A phone call as typed, on the call form or in the API.
+#[derive(Debug, Clone, Copy)]
+pub struct CallFields<'a> {
+    /// Caller's name.
+    pub caller_name: &'a str,
+    /// Phone as typed.
+    pub phone: &'a str,
+    /// E-mail.
+    pub email: &'a str,
+    /// Site id.
+    pub site: &'a str,
+    /// Summary.
+    pub summary: &'a str,
+    /// Details.
+    pub details: &'a str,
+    /// Best time for a callback.
+    pub best_time: &'a str,
+    /// Urgency word.
+    pub urgency: &'a str,
+}
+
+/// A call after checking.
+#[derive(Debug, Clone)]
+pub struct CheckedCall {
+    /// Caller's name, cut to fit.
+    pub caller_name: String,
+    /// The phone in E.164, when valid.
+    pub phone: Option<String>,
+    /// The address, when valid.
+    pub email: Option<String>,
+    /// Site id.
+    pub site: String,
+    /// Summary, cut to fit.
+    pub summary: String,
+    /// Details, cut to fit.
+    pub details: String,
+    /// Best time, cut to fit.
+    pub best_time: String,
+    /// The urgency, when valid.
+    pub urgency: Option<Priority>,
+}
+
+/// The caller's way back: a phone number or an address (each checked on its own).
+pub fn contact(
+    problems: &mut Problems,
+    phone_text: &str,
+    email_text: &str,
+    region: Option<phonenumber::country::Id>,
+) -> (Option<String>, Option<String>) {
+    let found_phone = phone(problems, "phone", phone_text, region);
+    let found_email = email(problems, "email", email_text, false);
+    if found_phone.is_none()
+        && found_email.is_none()
+        && !problems.contains_key("phone")
+        && !problems.contains_key("email")
+    {
+        problems.insert("phone", Problem::Contact);
+    }
+    (found_phone, found_email)
+}
+
+/// Checks every field of a call, the same for the call form and the API; the phone is read
+/// with `region`'s country when it has no country code.
+pub fn check_call(
+    problems: &mut Problems,
+    fields: CallFields<'_>,
+    rules: &RuleSet,
+    region: Option<phonenumber::country::Id>,
+) -> CheckedCall {
+    let caller_name = text(problems, "caller_name", fields.caller_name, max::NAME, true);
+    let (phone, email) = contact(problems, fields.phone, fields.email, region);
+    CheckedCall {
+        caller_name,
+        phone,
+        email,
+        site: site(problems, "site", fields.site, rules),
+        summary: text(problems, "summary", fields.summary, max::SUBJECT, true),
+        details: text(problems, "details", fields.details, max::TEXT, false),
+        best_time: text(
+            problems,
+            "best_time",
+            fields.best_time,
+            max::BEST_TIME,
+            false,
+        ),
+        urgency: urgency(problems, "urgency", fields.urgency),
+    }
+}
+
 /// An uploaded file.
 #[derive(Debug, Clone)]
 pub struct Upload {
