@@ -142,16 +142,27 @@ async fn select(browser: &Client, css: &str, value: &str) {
         .expect("select");
 }
 
+/// The text of an element once it holds `needle`; a page still being replaced (the element
+/// gone stale, or the previous page's copy of it) is waited out, for at most 10 s.
+async fn text_when(browser: &Client, css: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never held {needle:?}; last seen: {last:?}");
+}
+
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css)
-        .text()
-        .await
-        .expect("text")
+    text_when(browser, css, "").await
 }
 
 fn run<F: std::future::Future<Output = ()>>(test: F) {
@@ -254,7 +265,7 @@ fn in_chromium_a_receptionist_logs_a_call_and_a_repeat_call_joins_it() {
         fill(&browser, "#best_time", "after 14:00").await;
         shots.take(&browser, "first-call").await;
         click(&browser, "#save").await;
-        let saved = text_of(&browser, "#saved").await;
+        let saved = text_when(&browser, "#saved", "Saved as SD-1000.").await;
         assert!(saved.contains("Saved as SD-1000."), "{saved}");
         let read_back = text_of(&browser, "#read-back").await;
         assert!(read_back.contains("SD-1000"), "{read_back}");
@@ -275,7 +286,7 @@ fn in_chromium_a_receptionist_logs_a_call_and_a_repeat_call_joins_it() {
         fill(&browser, "#summary", "Still not working").await;
         click(&browser, "input[name=urgency][value=high]").await;
         click(&browser, "#save").await;
-        let saved = text_of(&browser, "#saved").await;
+        let saved = text_when(&browser, "#saved", "Added to SD-1000.").await;
         assert!(saved.contains("Added to SD-1000."), "{saved}");
         shots.take(&browser, "repeat-call-joined").await;
         browser.close().await.expect("close");
