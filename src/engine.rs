@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::i18n::Strings;
 use crate::outbox::templates::Templates;
 use crate::pipeline::Desk;
 use crate::rules::RuleSet;
@@ -18,6 +19,9 @@ pub enum EngineError {
     /// Templates are invalid.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Templates(Vec<crate::outbox::templates::TemplateProblem>),
+    /// A language file of the desk's words is invalid or incomplete.
+    #[error("{0}")]
+    Words(String),
     /// The secret key could not be read or made.
     #[error("{0}")]
     Secret(String),
@@ -32,6 +36,8 @@ pub struct Engine {
     pub rules: Arc<RuleSet>,
     /// Templates.
     pub templates: Arc<Templates>,
+    /// The desk's words in every language (pages, promised times, priorities).
+    pub words: Arc<Strings>,
     /// Keys our Message-IDs (and later links and cookies).
     pub key: Arc<Vec<u8>>,
     /// Our own addresses.
@@ -43,6 +49,17 @@ impl Engine {
     pub fn load(settings: Settings) -> Result<Engine, EngineError> {
         let templates =
             Templates::load(&settings.paths.templates).map_err(EngineError::Templates)?;
+        let words = Strings::load(
+            &settings.paths.templates.join("web").join("i18n"),
+            &settings.desk.default_language,
+        )
+        .map_err(EngineError::Words)?;
+        // A template that compiles can still fail on real data (a misspelt variable in strict
+        // mode); render each once now, so it fails here and not in a requester's mail.
+        let (_, problems) = crate::outbox::samples::render_all(&templates, &words);
+        if !problems.is_empty() {
+            return Err(EngineError::Templates(problems));
+        }
         let rules = load_rules(&settings, &templates)?;
         let key = secret_key(&settings.desk.secret_file)?;
         let own_addresses = settings.own_addresses();
@@ -50,6 +67,7 @@ impl Engine {
             settings: Arc::new(settings),
             rules: Arc::new(rules),
             templates: Arc::new(templates),
+            words: Arc::new(words),
             key: Arc::new(key),
             own_addresses: Arc::new(own_addresses),
         })

@@ -232,6 +232,15 @@ impl Calendar {
     }
 }
 
+/// The city a time zone is named after ("Europe/Warsaw" → "Warsaw", "America/New_York" →
+/// "New York"); "UTC" for zones without one.
+pub fn zone_city(tz: chrono_tz::Tz) -> String {
+    match tz.name().rsplit_once('/') {
+        Some((_, city)) => city.replace('_', " "),
+        None => "UTC".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

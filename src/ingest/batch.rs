@@ -10,7 +10,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::domain::TicketRef;
 use crate::pipeline::route::AgentStates;
-use crate::pipeline::thread::KnownTicket;
+use crate::pipeline::thread::{KnownTicket, TicketFace};
 use crate::store::{NewTicket, OutboxRow, StoreError, queries, time_text};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -139,7 +139,7 @@ impl<'a> Batch<'a> {
             let list = serde_json::to_string(senders).unwrap_or_default();
             let rows = sqlx::query(
                 "SELECT recipient, COUNT(*) FROM outbox
-                 WHERE kind = 'ack' AND created_at >= $2 AND recipient IN (SELECT value FROM json_each($1))
+                 WHERE kind IN ('ack', 'added') AND created_at >= $2 AND recipient IN (SELECT value FROM json_each($1))
                  GROUP BY recipient",
             )
             .bind(&list)
@@ -261,6 +261,13 @@ impl<'a> Batch<'a> {
                 reference: reference.clone(),
                 open: true,
                 participants,
+                face: TicketFace {
+                    access_token: t.access_token.to_owned(),
+                    agent: owned(t.agent_id),
+                    team: owned(t.team),
+                    site: owned(t.site),
+                    due_at: Some(t.due_at),
+                },
             },
         );
         (id, reference)
@@ -333,9 +340,10 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Queues a message; an acknowledgement counts against the recipient's limit.
+    /// Queues a message; an acknowledgement or an added-note counts against the recipient's
+    /// limit (both answer mail automatically, so both could feed a loop).
     pub(crate) fn outbox(&mut self, ticket_id: i64, row: OutboxRow, at: DateTime<Utc>) {
-        if row.kind == "ack" {
+        if matches!(row.kind, "ack" | "added") {
             *self.acks.entry(row.recipient.clone()).or_default() += 1;
         }
         self.rows.outbox.push((ticket_id, row, time_text(at)));

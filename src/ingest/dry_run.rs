@@ -60,7 +60,15 @@ pub async fn dry_run(
             None,
             format!("new ticket {reference}"),
         ),
-        Plan::Append => (false, None, "append to an existing ticket".to_owned()),
+        Plan::Append { confirm } => (
+            *confirm,
+            None,
+            if *confirm {
+                "append to an existing ticket, with the short note that it was added".to_owned()
+            } else {
+                "append to an existing ticket".to_owned()
+            },
+        ),
         Plan::Suppress { reason } => (false, Some(reason.clone()), format!("suppressed: {reason}")),
     };
     let ack_preview = if ack {

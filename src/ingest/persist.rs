@@ -11,9 +11,10 @@ use super::{Input, Outcome, OutcomeKind};
 use crate::domain::TicketRef;
 use crate::engine::Engine;
 use crate::intake::Intake;
-use crate::outbox::compose::{self, AckData, NotifyData, Sender};
-use crate::pipeline::thread::Thread;
+use crate::outbox::compose::{self, AckData, AddedData, NotifyData, Sender};
+use crate::pipeline::thread::{KnownTicket, Thread};
 use crate::pipeline::{Analysis, Plan, StoreFacts};
+use crate::promise::{Style, promise};
 use crate::store::NewTicket;
 
 /// Records an input that is not parsed (too large or not a message): kept whole, listed as
@@ -100,10 +101,13 @@ pub(super) fn commit<'a>(
             );
             (OutcomeKind::Suppressed, attached, Some(reason.clone()))
         }
-        Plan::Append => match &analysis.thread {
+        Plan::Append { confirm } => match &analysis.thread {
             Thread::Append {
                 ticket_id, ticket, ..
             } => {
+                if *confirm && let Some(known) = facts.thread.find(*ticket_id) {
+                    added_note(engine, batch, intake, analysis, known, now);
+                }
                 batch.event(
                     *ticket_id,
                     now,
@@ -242,12 +246,7 @@ fn create(
     }
 
     let site = site_of(engine, analysis);
-    let promised = promised(site, analysis);
-    let sender = Sender {
-        from: &settings.outbound.from,
-        from_address: &settings.outbound.from_address,
-        key: &engine.key,
-    };
+    let sender = Sender::of(engine);
 
     if ack_skipped.is_none()
         && let Some(from) = intake.from.as_deref()
@@ -284,6 +283,9 @@ fn create(
         }
     }
     if let (Some(agent), Some(route)) = (agent, route) {
+        // The agent reads the notification in their own first language.
+        let language = agent.languages.first().map_or("en", String::as_str);
+        let words = &engine.words;
         let data = NotifyData {
             reference: reference.to_string(),
             subject: analysis.subject.clone(),
@@ -303,11 +305,16 @@ fn create(
             site_name: site
                 .map(|s| s.name.clone())
                 .unwrap_or_else(|| "unknown".into()),
-            priority: classification.priority.to_string(),
+            priority: words.text(
+                language,
+                &format!("priority_{}", classification.priority.as_str()),
+                &[],
+            ),
             category: classification.category.clone(),
-            promised,
+            promised: promise(words, language, analysis.due_at, site, Style::Mail),
             route_reason: route.reason.clone(),
             secrets_found: !analysis.secrets.is_empty(),
+            ticket_url: status_url(engine, &access_token),
             desk_name: settings.desk.name.clone(),
         };
         match compose::compose(
@@ -316,7 +323,7 @@ fn create(
             ("notify", "notify"),
             &reference,
             (&agent.email, Some(&agent.name)),
-            "en",
+            language,
             &data,
             None,
             now,
@@ -342,11 +349,7 @@ pub(super) fn ack_data(
 ) -> AckData {
     let settings = &engine.settings;
     let site = site_of(engine, analysis);
-    let team_name = route
-        .and_then(|r| r.team.as_deref())
-        .and_then(|t| engine.rules.teams.get(t))
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| "service desk".to_owned());
+    let team_name = team_name(engine, route.and_then(|r| r.team.as_deref()));
     AckData {
         reference: reference.to_string(),
         subject: crate::pipeline::thread::clean_subject(
@@ -357,14 +360,98 @@ pub(super) fn ack_data(
         summary: analysis.summary_line(),
         agent_first_name: agent.and_then(|a| a.name.split_whitespace().next().map(str::to_owned)),
         team_name,
-        promised: promised(site, analysis),
+        promised: promise(
+            &engine.words,
+            &analysis.language,
+            analysis.due_at,
+            site,
+            Style::Mail,
+        ),
         secrets_found: !analysis.secrets.is_empty(),
-        desk_phone: site
-            .map(|s| s.desk_phone.clone())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "the service desk".into()),
-        status_url: format!("{}/t/{access_token}", settings.desk.public_url),
+        desk_phone: site.map(|s| s.desk_phone.clone()).filter(|p| !p.is_empty()),
+        status_url: status_url(engine, access_token),
         desk_name: settings.desk.name.clone(),
+    }
+}
+
+/// The requester's status page.
+fn status_url(engine: &Engine, access_token: &str) -> String {
+    format!("{}/t/{access_token}", engine.settings.desk.public_url)
+}
+
+/// A team's name as people read it, by id.
+fn team_name(engine: &Engine, team: Option<&str>) -> Option<String> {
+    team.and_then(|t| engine.rules.teams.get(t))
+        .map(|t| t.name.clone())
+}
+
+/// The note "your message was added to your request", when a rule asked for it.
+fn added_note(
+    engine: &Engine,
+    batch: &mut Batch<'_>,
+    intake: &Intake,
+    analysis: &Analysis,
+    ticket: &KnownTicket,
+    now: DateTime<Utc>,
+) {
+    let Some(from) = intake.from.as_deref() else {
+        return;
+    };
+    let face = &ticket.face;
+    let site = face
+        .site
+        .as_deref()
+        .or(analysis.site.as_deref())
+        .and_then(|id| engine.rules.sites.get(id))
+        .or_else(|| site_of(engine, analysis));
+    let settings = &engine.settings;
+    let data = AddedData {
+        reference: ticket.reference.to_string(),
+        subject: crate::pipeline::thread::clean_subject(
+            &analysis.subject,
+            &settings.desk.ticket_prefix,
+        ),
+        first_name: compose::first_name(intake.name.as_deref(), Some(from)),
+        // What they added, not the subject of the thread they replied in.
+        summary: Some(compose::summary("", &analysis.text))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| analysis.summary_line()),
+        agent_first_name: face
+            .agent
+            .as_deref()
+            .and_then(|id| engine.rules.agent(id))
+            .and_then(|a| a.name.split_whitespace().next().map(str::to_owned)),
+        team_name: team_name(engine, face.team.as_deref()),
+        promised: promise(
+            &engine.words,
+            &analysis.language,
+            face.due_at.unwrap_or(analysis.due_at),
+            site,
+            Style::Mail,
+        ),
+        status_url: status_url(engine, &face.access_token),
+        desk_name: settings.desk.name.clone(),
+    };
+    let sender = Sender::of(engine);
+    let replying = intake
+        .message_id
+        .as_deref()
+        .map(|id| (id, intake.references.as_slice()));
+    match compose::compose(
+        &engine.templates,
+        &sender,
+        ("added", "added"),
+        &ticket.reference,
+        (from, intake.name.as_deref()),
+        &analysis.language,
+        &data,
+        replying,
+        now,
+    ) {
+        Ok(row) => batch.outbox(ticket.id, row, now),
+        Err(e) => {
+            tracing::warn!(ticket = %ticket.reference, error = %e, "No note of the added reply could be built.");
+        }
     }
 }
 
@@ -375,10 +462,4 @@ fn site_of<'e>(engine: &'e Engine, analysis: &Analysis) -> Option<&'e crate::rul
         .as_deref()
         .unwrap_or(&engine.settings.desk.default_site);
     engine.rules.sites.get(id)
-}
-
-/// The due time on the site's clock, as people read it.
-fn promised(site: Option<&crate::rules::Site>, analysis: &Analysis) -> String {
-    let tz = site.map(|s| s.calendar.tz).unwrap_or(chrono_tz::UTC);
-    compose::promised_text(analysis.due_at, tz)
 }

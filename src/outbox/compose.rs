@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::templates::{Rendered, TemplateProblem, Templates};
 use crate::domain::TicketRef;
+use crate::i18n::Strings;
 use crate::store::OutboxRow;
 
 /// Why a message could not be built.
@@ -34,14 +35,14 @@ pub struct AckData {
     pub summary: String,
     /// The agent's first name, or null when the team has it.
     pub agent_first_name: Option<String>,
-    /// The team's name.
-    pub team_name: String,
-    /// "Monday 23 November, 14:55 (Warsaw time)".
+    /// The team's name, or null: "our team".
+    pub team_name: Option<String>,
+    /// "by Monday 23 November, 14:55 (Warsaw time)", in the requester's language.
     pub promised: String,
     /// Whether a secret was removed.
     pub secrets_found: bool,
-    /// "Call us" number.
-    pub desk_phone: String,
+    /// "Call us" number, or null when the site has none.
+    pub desk_phone: Option<String>,
     /// The requester's status page.
     pub status_url: String,
     /// The desk's name.
@@ -67,14 +68,73 @@ pub struct NotifyData {
     pub priority: String,
     /// Category.
     pub category: String,
-    /// Due time.
+    /// What we promised the requester, in the agent's language.
     pub promised: String,
     /// Why this agent.
     pub route_reason: String,
     /// Whether a secret was removed.
     pub secrets_found: bool,
+    /// Where the agent sees the request.
+    pub ticket_url: String,
     /// The desk's name.
     pub desk_name: String,
+}
+
+/// What the note "your reply was added" gets (sent only when a rule asks for it).
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedData {
+    /// `SD-1042`.
+    pub reference: String,
+    /// The subject of the reply, cleaned of prefixes.
+    pub subject: String,
+    /// First name, or null.
+    pub first_name: Option<String>,
+    /// One line restating what was added.
+    pub summary: String,
+    /// The agent's first name, or null when the team has it.
+    pub agent_first_name: Option<String>,
+    /// The team's name, or null.
+    pub team_name: Option<String>,
+    /// When they will hear from us.
+    pub promised: String,
+    /// The requester's status page.
+    pub status_url: String,
+    /// The desk's name.
+    pub desk_name: String,
+}
+
+/// What the resolution message gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedData {
+    /// `SD-1042`.
+    pub reference: String,
+    /// The ticket's subject.
+    pub subject: String,
+    /// First name, or null.
+    pub first_name: Option<String>,
+    /// The one-line restatement of the request.
+    pub summary: String,
+    /// Who resolved it (first name), or null.
+    pub agent_first_name: Option<String>,
+    /// What was done, in the agent's words, or null.
+    pub resolution: Option<String>,
+    /// Five one-click ratings, best first.
+    pub ratings: Vec<RatingLink>,
+    /// The requester's status page.
+    pub status_url: String,
+    /// The desk's name.
+    pub desk_name: String,
+}
+
+/// One rating a requester can give with one click.
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingLink {
+    /// 1 to 5.
+    pub stars: u8,
+    /// "Excellent", in the requester's language.
+    pub label: String,
+    /// The link that records it.
+    pub url: String,
 }
 
 /// Sender identity and keys for outgoing mail.
@@ -88,7 +148,18 @@ pub struct Sender<'a> {
     pub key: &'a [u8],
 }
 
-/// A message of `kind` (`ack`, `notify`) about `ticket` to `recipient`, rendered from the
+impl<'a> Sender<'a> {
+    /// The desk's own sender identity.
+    pub fn of(engine: &'a crate::engine::Engine) -> Sender<'a> {
+        Sender {
+            from: &engine.settings.outbound.from,
+            from_address: &engine.settings.outbound.from_address,
+            key: &engine.key,
+        }
+    }
+}
+
+/// A message of `kind` (`ack`, `notify`, `added`, `resolved`) about `ticket` to `recipient`, rendered from the
 /// template `purpose` in `language`.
 #[allow(clippy::too_many_arguments)]
 pub fn compose(
@@ -169,16 +240,17 @@ pub fn new_id() -> String {
     hex::encode(bytes)
 }
 
-/// "Monday 23 November, 14:55 (Warsaw time)" on the site's clock.
-pub fn promised_text(due: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    let local = due.with_timezone(&tz);
-    let city = tz
-        .name()
-        .rsplit('/')
-        .next()
-        .unwrap_or("UTC")
-        .replace('_', " ");
-    format!("{} ({city} time)", local.format("%A %-d %B, %H:%M"))
+/// The five one-click ratings of a resolved request, best first, each a link under the
+/// requester's status page.
+pub fn rating_links(words: &Strings, language: &str, status_url: &str) -> Vec<RatingLink> {
+    (1..=5u8)
+        .rev()
+        .map(|stars| RatingLink {
+            stars,
+            label: words.text(language, &format!("rating_{stars}"), &[]),
+            url: format!("{status_url}/rate/{stars}"),
+        })
+        .collect()
 }
 
 /// The first name to greet someone by: from "Kowalska, Anna", "Anna Kowalska", "Dr. Hans
@@ -375,16 +447,5 @@ mod tests {
         );
         let long = "word ".repeat(60);
         assert!(summary(&long, "").chars().count() <= 141);
-    }
-
-    #[test]
-    fn promises_are_local_times() {
-        let due = DateTime::parse_from_rfc3339("2026-11-23T13:55:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            promised_text(due, chrono_tz::Europe::Warsaw),
-            "Monday 23 November, 14:55 (Warsaw time)"
-        );
     }
 }

@@ -2,6 +2,8 @@
 //! delivers the outbox — the only part of Switchboard that sends anything.
 
 pub mod compose;
+pub mod resolved;
+pub mod samples;
 pub mod smtp;
 pub mod templates;
 pub mod worker;

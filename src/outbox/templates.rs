@@ -8,21 +8,32 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use serde::Serialize;
 
-/// Built-in templates, so a bare binary can still acknowledge.
-const BUILT_IN: [(&str, &str); 4] = [
-    ("ack/en.hbs", include_str!("../../templates/ack/en.hbs")),
-    (
-        "ack/en.html.hbs",
-        include_str!("../../templates/ack/en.html.hbs"),
-    ),
-    (
-        "notify/en.hbs",
-        include_str!("../../templates/notify/en.hbs"),
-    ),
-    (
-        "notify/en.html.hbs",
-        include_str!("../../templates/notify/en.html.hbs"),
-    ),
+/// The built-in templates of one purpose: text and HTML in each desk language.
+macro_rules! built_in {
+    ($purpose:literal) => {
+        built_in!(@langs $purpose, "en", "pl", "ru", "hr", "de")
+    };
+    (@langs $purpose:literal, $($lang:literal),*) => {
+        [$(
+            (
+                concat!($purpose, "/", $lang, ".hbs"),
+                include_str!(concat!("../../templates/", $purpose, "/", $lang, ".hbs")),
+            ),
+            (
+                concat!($purpose, "/", $lang, ".html.hbs"),
+                include_str!(concat!("../../templates/", $purpose, "/", $lang, ".html.hbs")),
+            ),
+        )*]
+    };
+}
+
+/// Built-in templates, so a bare binary still answers everyone in their language; files in
+/// the templates folder replace them one by one.
+const BUILT_IN: [[(&str, &str); 10]; 4] = [
+    built_in!("ack"),
+    built_in!("added"),
+    built_in!("notify"),
+    built_in!("resolved"),
 ];
 
 /// A template problem, with the file and position.
@@ -70,7 +81,7 @@ impl Templates {
     /// Loads the built-ins, then every `*.hbs` under `dir/<purpose>/` (except `web/`).
     pub fn load(dir: &Path) -> Result<Templates, Vec<TemplateProblem>> {
         let mut sources: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for (name, text) in BUILT_IN {
+        for &(name, text) in BUILT_IN.iter().flatten() {
             sources.insert(
                 name.to_owned(),
                 (format!("<built-in>/{name}"), text.to_owned()),

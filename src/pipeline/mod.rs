@@ -61,8 +61,12 @@ pub enum Plan {
         /// Why no acknowledgement (`ack-limit`, `no-address`, `rule`, or the machine reason).
         ack_skipped: Option<String>,
     },
-    /// Add to an existing ticket (no second acknowledgement).
-    Append,
+    /// Add to an existing ticket: no second acknowledgement, only the short `added` note
+    /// when a rule asks for one (`confirm_reply`).
+    Append {
+        /// Whether the sender gets the `added` note.
+        confirm: bool,
+    },
     /// Hold back: recorded with the reason, attached to a ticket as a note when there is one.
     Suppress {
         /// Why.
@@ -223,7 +227,10 @@ fn plan(
         };
     }
     if matches!(thread, Thread::Append { .. }) {
-        return Plan::Append;
+        let confirm = classification.confirm_reply
+            && intake.from.is_some()
+            && facts.recent_acks < desk.ack_limit;
+        return Plan::Append { confirm };
     }
     let ack_skipped = if intake.from.is_none() {
         Some("no-address".to_owned())

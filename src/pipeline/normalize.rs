@@ -134,18 +134,37 @@ fn strip_leading_junk(raw: &[u8]) -> &[u8] {
 }
 
 fn first_address(address: Option<&Address<'_>>) -> (Option<String>, Option<String>) {
-    let Some(addr) = address.and_then(|a| a.first()) else {
+    let Some(list) = address else {
         return (None, None);
+    };
+    let entries: Vec<_> = list.iter().take(2).collect();
+    // `From: Horvat, Ana <ana@…>` without quotes (sent by some clients and scripts) parses as
+    // two entries, the surname alone first: join them back into one person.
+    let (addr, surname) = match entries.as_slice() {
+        [first, second, ..] if !has_mailbox(first) && has_mailbox(second) => {
+            (*second, first.name().or(first.address()))
+        }
+        [first, ..] => (*first, None),
+        [] => return (None, None),
     };
     let from = addr
         .address()
         .map(normalize_address)
         .filter(|a| !a.is_empty());
-    let name = addr
+    let given = addr
         .name()
-        .map(|n| n.trim().trim_matches('"').trim().to_owned())
-        .filter(|n| !n.is_empty() && Some(n.to_lowercase()) != from);
+        .map(|n| n.trim().trim_matches('"').trim().to_owned());
+    let name = match (surname.map(str::trim), given) {
+        (Some(surname), Some(given)) if !surname.is_empty() => Some(format!("{surname}, {given}")),
+        (_, given) => given,
+    }
+    .filter(|n| !n.is_empty() && Some(n.to_lowercase()) != from);
     (from, name)
+}
+
+/// Whether an entry is a mailbox (has an address with an `@`), not a stray word.
+fn has_mailbox(addr: &mail_parser::Addr<'_>) -> bool {
+    addr.address().is_some_and(|a| a.contains('@'))
 }
 
 fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
@@ -408,6 +427,16 @@ mod tests {
         assert_eq!(intake.message_id.as_deref(), Some("a1@example.com"));
         assert_eq!(intake.new_text, "The printer is jammed.");
         assert!(intake.body.contains("old quoted text"));
+    }
+
+    #[test]
+    fn an_unquoted_surname_comma_given_name_is_one_person() {
+        let intake = parse(
+            "From: Horvat, Ana <ana.horvat@example.com>\r\nTo: support@example.com\r\n\
+             Subject: Printer\r\n\r\nThe printer is jammed.\r\n",
+        );
+        assert_eq!(intake.from.as_deref(), Some("ana.horvat@example.com"));
+        assert_eq!(intake.name.as_deref(), Some("Horvat, Ana"));
     }
 
     #[test]

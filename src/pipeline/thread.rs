@@ -18,6 +18,24 @@ pub struct KnownTicket {
     pub open: bool,
     /// Requester, copied addresses and agents (lowercase).
     pub participants: Vec<String>,
+    /// What a note to the requester about this ticket says.
+    pub face: TicketFace,
+}
+
+/// What the requester is told about a ticket they write into: its status link, who has it,
+/// when we promised to answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFace {
+    /// The status link's token.
+    pub access_token: String,
+    /// The assigned agent's id.
+    pub agent: Option<String>,
+    /// The team holding it.
+    pub team: Option<String>,
+    /// Its site.
+    pub site: Option<String>,
+    /// When we promised to answer.
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the store found for the message's references and subject tag.
@@ -29,6 +47,16 @@ pub struct ThreadFacts {
     pub tagged: Option<KnownTicket>,
     /// The ticket staff named outright (a receptionist joining a repeat call to it).
     pub named: Option<KnownTicket>,
+}
+
+impl ThreadFacts {
+    /// The ticket with this id, among those found.
+    pub fn find(&self, ticket_id: i64) -> Option<&KnownTicket> {
+        [&self.named, &self.replied, &self.tagged]
+            .into_iter()
+            .flatten()
+            .find(|t| t.id == ticket_id)
+    }
 }
 
 /// The threading decision.
@@ -276,6 +304,7 @@ mod tests {
             reference: TicketRef::new("SD", 1042),
             open: true,
             participants: vec!["anna@example.com".into()],
+            face: TicketFace::default(),
         };
         let facts = ThreadFacts {
             replied: None,

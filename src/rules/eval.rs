@@ -71,6 +71,8 @@ pub struct Classification {
     pub language: Option<String>,
     /// Whether to acknowledge (never for machine mail).
     pub ack: bool,
+    /// Whether a reply that joins an open ticket gets a short note (template `added`).
+    pub confirm_reply: bool,
     /// Whether machine mail becomes a ticket.
     pub ticket: bool,
     /// Template purpose for the acknowledgement.
@@ -96,6 +98,7 @@ impl RuleSet {
             tags: Vec::new(),
             language: None,
             ack: true,
+            confirm_reply: false,
             ticket: false,
             template: "ack".to_owned(),
             agent: None,
@@ -163,6 +166,7 @@ impl RuleSet {
         if facts.machine.is_some() {
             // Machine mail is never acknowledged, whatever a rule says.
             result.ack = false;
+            result.confirm_reply = false;
         }
         // A person who says many people cannot work is not overruled by a keyword rule.
         if let Some(urgency) = facts.urgency
@@ -367,6 +371,9 @@ fn apply(set: &super::Actions, result: &mut Classification) {
     }
     if let Some(ack) = set.ack {
         result.ack = ack;
+    }
+    if let Some(confirm) = set.confirm_reply {
+        result.confirm_reply = confirm;
     }
     if let Some(ticket) = set.ticket {
         result.ticket = ticket;

@@ -257,6 +257,8 @@ impl Checker {
                 ));
             }
             check_languages(at, start, &site.languages, &mut self.problems);
+            let named: Vec<String> = site.city.keys().cloned().collect();
+            check_languages(at, start, &named, &mut self.problems);
             for alias in site.aliases.iter().chain([&site.id, &site.name]) {
                 self.builder.alias(&site.id, alias);
             }
@@ -275,6 +277,7 @@ impl Checker {
                     phone_prefixes: site.phone_prefixes.clone(),
                     languages: site.languages.clone(),
                     desk_phone: site.desk_phone.clone(),
+                    city: site.city.clone(),
                 },
             );
         }
@@ -599,6 +602,7 @@ impl Checker {
             tags: def.tags.clone(),
             language: def.language.clone(),
             ack: def.ack,
+            confirm_reply: def.confirm_reply,
             ticket: def.ticket,
             ..Actions::default()
         };

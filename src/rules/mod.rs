@@ -36,6 +36,19 @@ pub struct Site {
     pub languages: Vec<String>,
     /// "Call us" number.
     pub desk_phone: String,
+    /// The city whose clock the site keeps, by language ("pl" → "Warszawa"), for promised
+    /// times; a language not listed gets the time zone's own city name.
+    pub city: BTreeMap<String, String>,
+}
+
+impl Site {
+    /// The city to name in a promised time, in `language`.
+    pub fn city_in(&self, language: &str) -> String {
+        self.city
+            .get(language)
+            .cloned()
+            .unwrap_or_else(|| crate::sla::zone_city(self.calendar.tz))
+    }
 }
 
 /// A person who works requests.
@@ -284,6 +297,7 @@ pub(crate) struct Actions {
     pub(crate) tags: Vec<String>,
     pub(crate) language: Option<String>,
     pub(crate) ack: Option<bool>,
+    pub(crate) confirm_reply: Option<bool>,
     pub(crate) ticket: Option<bool>,
     pub(crate) template: Option<String>,
     pub(crate) agent: Option<String>,

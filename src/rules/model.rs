@@ -41,6 +41,8 @@ pub(crate) struct SiteDef {
     pub(crate) languages: Vec<String>,
     #[serde(default)]
     pub(crate) desk_phone: String,
+    #[serde(default)]
+    pub(crate) city: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +152,7 @@ pub(crate) struct ActionsDef {
     pub(crate) tags: Vec<String>,
     pub(crate) language: Option<String>,
     pub(crate) ack: Option<bool>,
+    pub(crate) confirm_reply: Option<bool>,
     pub(crate) ticket: Option<bool>,
     pub(crate) template: Option<Spanned<String>>,
     pub(crate) agent: Option<Spanned<String>>,

@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection};
 use super::{StoreError, parse_time};
 use crate::domain::TicketRef;
 use crate::pipeline::route::AgentStates;
-use crate::pipeline::thread::KnownTicket;
+use crate::pipeline::thread::{KnownTicket, TicketFace};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -61,7 +61,7 @@ pub struct NewTicket<'a> {
 pub struct OutboxRow {
     /// Unique id (also the file name of the file transport).
     pub id: String,
-    /// `ack` or `notify`.
+    /// `ack`, `notify`, `added` or `resolved`.
     pub kind: &'static str,
     /// Envelope recipient.
     pub recipient: String,
@@ -90,7 +90,9 @@ pub async fn ticket_by_number(
     prefix: &str,
     number: i64,
 ) -> Result<Option<KnownTicket>> {
-    let row = sqlx::query("SELECT id, status FROM tickets WHERE number = $1")
+    let row = sqlx::query(
+        "SELECT id, status, access_token, agent_id, team, site, due_at FROM tickets WHERE number = $1",
+    )
         .bind(number)
         .fetch_optional(&mut *conn)
         .await?;
@@ -108,6 +110,13 @@ pub async fn ticket_by_number(
         reference: TicketRef::new(prefix, number),
         open: !matches!(status.as_str(), "resolved" | "closed"),
         participants,
+        face: TicketFace {
+            access_token: row.get(2),
+            agent: row.get(3),
+            team: row.get(4),
+            site: row.get(5),
+            due_at: row.get::<Option<String>, _>(6).map(|t| parse_time(&t)),
+        },
     }))
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{Store, StoreError, parse_time, time_text};
+use super::{OutboxRow, Store, StoreError, parse_time, time_text};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -83,7 +83,7 @@ pub struct EventEntry {
 /// One outgoing message and how its delivery went.
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
-    /// `ack` or `notify`.
+    /// `ack`, `notify`, `added` or `resolved`.
     pub kind: String,
     /// To whom.
     pub recipient: String,
@@ -314,6 +314,7 @@ impl Store {
         ticket_id: i64,
         by: &str,
         text: &str,
+        message: Option<&OutboxRow>,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
@@ -336,11 +337,41 @@ impl Store {
             .bind(text)
             .execute(&mut *tx)
             .await?;
+        // The message to the requester lands with the resolution, or neither does.
+        if let Some(row) = message {
+            sqlx::query(
+                "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(&row.id)
+            .bind(ticket_id)
+            .bind(row.kind)
+            .bind(&row.recipient)
+            .bind(&row.message_id)
+            .bind(&row.subject)
+            .bind(&row.body)
+            .bind(time_text(at))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Records the requester's rating of a resolved ticket (a later one replaces it).
+    /// The Message-ID of the acknowledgement a ticket's requester got, to thread later mail
+    /// under it.
+    pub async fn ack_message_id(&self, ticket_id: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT message_id FROM outbox WHERE ticket_id = $1 AND kind = 'ack'
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records the requester's rating of a resolved ticket (a later one replaces it; a
+    /// rating without a comment keeps the comment given before).
     pub async fn rate(
         &self,
         ticket_id: i64,
@@ -351,7 +382,7 @@ impl Store {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE tickets SET rating = $1, rating_comment = $2, updated_at = $3
+            "UPDATE tickets SET rating = $1, rating_comment = COALESCE($2, rating_comment), updated_at = $3
              WHERE id = $4 AND status IN ('resolved', 'closed')",
         )
         .bind(i64::from(rating))

@@ -217,3 +217,34 @@ pub(crate) fn request(from: &str, subject: &str, body: &str, message_id: &str) -
          Message-ID: <{message_id}>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n{body}\n"
     )
 }
+
+/// A message we composed, decoded: subject, text part, HTML part (empty when none).
+pub(crate) fn decoded(body: &str) -> (String, String, String) {
+    let message = mail_parser::MessageParser::default()
+        .parse(body.as_bytes())
+        .expect("our own message parses");
+    (
+        message.subject().unwrap_or_default().to_owned(),
+        message
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+        message
+            .body_html(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// Copies a folder tree (a desk's own templates or rules to break or extend).
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}

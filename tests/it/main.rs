@@ -1,5 +1,6 @@
 //! Integration tests: the real `switchboard` binary against a throw-away desk.
 
+mod acks;
 mod browser;
 mod cli;
 mod corpus;

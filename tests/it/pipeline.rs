@@ -33,10 +33,12 @@ fn an_ordinary_request_is_acknowledged_with_the_right_headers() {
     ] {
         assert!(body.contains(header), "missing {header:?} in\n{body}");
     }
-    assert!(body.contains("Hello Anna"), "{body}");
+    // Written in Polish, answered in Polish, on the Warsaw clock.
+    let (_, text, _) = crate::helpers::decoded(body);
+    assert!(text.contains("Dzień dobry Anna"), "{text}");
     assert!(
-        body.contains("Warsaw time"),
-        "the promise is on the requester's clock: {body}"
+        text.contains("(czas: Warszawa)"),
+        "the promise is on the requester's clock: {text}"
     );
 }
 

@@ -338,7 +338,7 @@ fn an_employee_files_a_request_and_gets_a_reference_a_promise_and_an_acknowledge
     );
     // The promise is a concrete time on the Warsaw clock, in Polish.
     assert!(
-        confirmation.body.contains("(czas: Warsaw"),
+        confirmation.body.contains("(czas: Warszawa)"),
         "{}",
         confirmation.body
     );
@@ -725,6 +725,32 @@ fn the_status_page_takes_comments_and_a_rating_after_resolution() {
     let page = get(&client, &served.url(&path));
     assert!(page.body.contains("id=\"rate-5\""), "{}", page.body);
     assert!(page.body.contains("Перенастроили VPN-профиль."));
+    // The requester is told in their language, with one-click ratings under the status link.
+    let mail = served
+        .desk
+        .query("SELECT o.recipient, o.body FROM outbox o WHERE o.kind = 'resolved'");
+    assert_eq!(mail.len(), 1, "one resolution message");
+    assert_eq!(mail[0][0], "ivan@example.org");
+    let (subject, text, html) = crate::helpers::decoded(&mail[0][1]);
+    assert!(subject.starts_with("[#SD-1000] "), "{subject}");
+    assert!(text.contains("Здравствуйте, Ivan!"), "{text}");
+    assert!(text.contains("Перенастроили VPN-профиль."), "{text}");
+    let one_click = format!("{path}/rate/3");
+    assert!(text.contains(&one_click), "{text}");
+    assert!(
+        html.contains(&format!("href=\"{status_url}/rate/5\"")),
+        "{html}"
+    );
+    let threaded = served
+        .desk
+        .query("SELECT message_id FROM outbox WHERE kind = 'ack'");
+    assert!(
+        mail[0][1].contains(&format!("In-Reply-To: <{}>", threaded[0][0])),
+        "threaded under the acknowledgement"
+    );
+    let clicked = get(&client, &served.url(&one_click));
+    assert_eq!(clicked.status, 303);
+    assert_eq!(served.desk.query("SELECT rating FROM tickets")[0], ["3"]);
     let rated = post_form(
         &client,
         &served.url(&format!("{path}/rate")),
@@ -741,6 +767,18 @@ fn the_status_page_takes_comments_and_a_rating_after_resolution() {
             .query("SELECT rating, rating_comment FROM tickets")[0],
         ["5", "Спасибо!"]
     );
+    // A later click changes the rating and keeps the comment.
+    let clicked = get(&client, &served.url(&format!("{path}/rate/4")));
+    assert_eq!(clicked.status, 303);
+    assert_eq!(
+        served
+            .desk
+            .query("SELECT rating, rating_comment FROM tickets")[0],
+        ["4", "Спасибо!"]
+    );
+    let nonsense = get(&client, &served.url(&format!("{path}/rate/9")));
+    assert_eq!(nonsense.status, 303);
+    assert_eq!(served.desk.query("SELECT rating FROM tickets")[0], ["4"]);
     let missing = get(&client, &served.url("/t/not-a-real-token"));
     assert_eq!(missing.status, 404);
 }
@@ -952,7 +990,7 @@ fn operators_see_readiness_and_metrics_that_move_with_traffic() {
 fn a_broken_page_template_is_named_and_the_daemon_refuses_to_start() {
     let desk = TestDesk::new();
     let templates = desk.path("templates");
-    copy_dir(&crate::helpers::repo().join("templates"), &templates);
+    crate::helpers::copy_dir(&crate::helpers::repo().join("templates"), &templates);
     std::fs::write(
         templates.join("web/request.hbs"),
         "{{#> layout}}<h1>{{t.request_title}</h1>{{/layout}}",
@@ -975,18 +1013,6 @@ fn a_broken_page_template_is_named_and_the_daemon_refuses_to_start() {
     let serve = desk.run(&["serve"]);
     assert_eq!(serve.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&serve.stderr).contains("web/request.hbs"));
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 #[test]

@@ -17,6 +17,8 @@ use super::submission::{self, CallFields, Problems, RequestFields, Submission, m
 use super::{WebState, filed_ticket, words};
 use crate::domain::{Channel, TicketRef};
 use crate::ingest::OutcomeKind;
+use crate::outbox::resolved::resolved_message;
+use crate::pipeline::secrets;
 use crate::store::time_text;
 
 fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
@@ -423,9 +425,28 @@ pub(crate) async fn resolve(
     if !problems.is_empty() {
         return first_problem(&state, &problems, &["text"]);
     }
+    // What the agent writes goes to the requester, so a secret in it is removed first.
+    let text = secrets::redact(&text).text;
+    let now = Utc::now();
+    let acknowledgement = state.store.ack_message_id(ticket.id).await.ok().flatten();
+    let message = match resolved_message(
+        &state.engine,
+        &ticket,
+        &text,
+        acknowledgement.as_deref(),
+        now,
+    ) {
+        Some(Ok(row)) => Some(row),
+        Some(Err(e)) => {
+            // The resolution still counts; the requester can see it on the status page.
+            tracing::warn!(ticket = %reference, error = %e, "No resolution message could be built.");
+            None
+        }
+        None => None,
+    };
     match state
         .store
-        .resolve(ticket.id, &staff.name, &text, Utc::now())
+        .resolve(ticket.id, &staff.name, &text, message.as_ref(), now)
         .await
     {
         Ok(true) => Json(json!({"ticket": reference, "status": "resolved"})).into_response(),

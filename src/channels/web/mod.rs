@@ -5,7 +5,6 @@
 mod api;
 mod calls;
 pub mod guard;
-pub mod i18n;
 mod login;
 mod pages;
 pub mod render;
@@ -26,10 +25,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
 use crate::engine::Engine;
+use crate::i18n::Strings;
 use crate::ingest::Writer;
 use crate::store::Store;
 use guard::{RateLimit, Staff};
-use i18n::Strings;
 use render::Pages;
 
 /// The visitor's language choice.
@@ -46,7 +45,7 @@ pub struct Inner {
     engine: Engine,
     store: Store,
     writer: Writer,
-    strings: Strings,
+    strings: Arc<Strings>,
     pages: Pages,
     limit: RateLimit,
     cookie_key: Key,
@@ -78,8 +77,7 @@ impl WebState {
     /// Loads the pages and words (from `templates/web/`, else built in).
     pub fn new(engine: Engine, store: Store, writer: Writer) -> Result<WebState, WebError> {
         let dir = engine.settings.paths.templates.join("web");
-        let strings = Strings::load(&dir.join("i18n"), &engine.settings.desk.default_language)
-            .map_err(WebError::Templates)?;
+        let strings = engine.words.clone();
         let pages = Pages::load(&dir, &strings).map_err(WebError::Templates)?;
         // The cookie key is derived from the desk secret, so every daemon sharing the secret
         // accepts the same sessions.
@@ -127,6 +125,7 @@ pub fn router(state: WebState) -> Router {
         .route("/t/{token}", get(status::page))
         .route("/t/{token}/comment", post(status::comment))
         .route("/t/{token}/rate", post(status::rate))
+        .route("/t/{token}/rate/{stars}", get(status::rate_link))
         .route("/login", get(login::page).post(login::post))
         .route("/logout", post(login::logout))
         .route("/api/v1/requests", post(api::requests))

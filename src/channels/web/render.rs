@@ -12,7 +12,7 @@ use handlebars::Handlebars;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::i18n::Strings;
+use crate::i18n::Strings;
 
 /// Page templates (the layout is a partial every page wraps itself in).
 const PAGES: [(&str, &str); 8] = [

@@ -249,21 +249,52 @@ pub(crate) async fn rate(
     let comment = submission::text(&mut problems, "comment", &form.comment, max::TEXT, false);
     let comment = secrets::redact(&comment).text;
     let comment = (!comment.is_empty()).then_some(comment.as_str());
-    match state
+    let stored = state
         .store
         .rate(ticket.id, rating, comment, Utc::now())
-        .await
-    {
+        .await;
+    after_rating(&state, jar, &lang, &token, stored)
+}
+
+/// Back to the status page, thanked when the rating counted.
+fn after_rating(
+    state: &WebState,
+    jar: CookieJar,
+    lang: &str,
+    token: &str,
+    stored: Result<bool, crate::store::StoreError>,
+) -> Response {
+    match stored {
         Ok(true) => (jar, Redirect::to(&format!("/t/{token}?done=rated"))).into_response(),
         Ok(false) => (jar, Redirect::to(&format!("/t/{token}"))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "A rating could not be stored.");
             refusal(
-                &state,
-                &lang,
+                state,
+                lang,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "err_unavailable",
             )
         }
     }
+}
+
+/// `GET /t/{token}/rate/{stars}`: the one-click rating from the resolution mail. Recorded at
+/// once (a later click or the form on the page replaces it), then the page thanks them and
+/// offers the comment box.
+pub(crate) async fn rate_link(
+    State(state): State<WebState>,
+    Path((token, stars)): Path<(String, String)>,
+    jar: CookieJar,
+    headers: HeaderMap,
+) -> Response {
+    let (jar, lang) = language(&state, jar, None, &headers);
+    let Ok(Some(ticket)) = state.store.ticket_by_token(&token).await else {
+        return (jar, pages::not_found(&state, &lang)).into_response();
+    };
+    let Some(rating) = stars.parse::<u8>().ok().filter(|r| (1..=5).contains(r)) else {
+        return (jar, Redirect::to(&format!("/t/{token}"))).into_response();
+    };
+    let stored = state.store.rate(ticket.id, rating, None, Utc::now()).await;
+    after_rating(&state, jar, &lang, &token, stored)
 }

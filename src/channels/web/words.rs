@@ -1,12 +1,13 @@
 //! Putting things into people's words on the pages: promised times on the site's clock, the
 //! impact choices, the site list, and what is wrong with a field.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::WebState;
 use super::submission::{Problem, Problems};
 use crate::domain::Priority;
+use crate::promise::Style;
 
 /// "by Monday 10:00 (Warsaw time)" in the page language, on the site's clock.
 pub(crate) fn promise(
@@ -20,41 +21,7 @@ pub(crate) fn promise(
     let site = site
         .and_then(|id| rules.sites.get(id))
         .or_else(|| rules.sites.get(&state.engine.settings.desk.default_site));
-    let (tz, zone) = match site {
-        Some(site) => (site.calendar.tz, site.name.clone()),
-        None => (chrono_tz::UTC, "UTC".to_owned()),
-    };
-    let local = due.with_timezone(&tz);
-    let today = now.with_timezone(&tz).date_naive();
-    let time = local.format("%H:%M").to_string();
-    let days_ahead = (local.date_naive() - today).num_days();
-    let strings = &state.strings;
-    match days_ahead {
-        i64::MIN..=0 => strings.text(lang, "promise_today", &[("time", &time), ("zone", &zone)]),
-        1 => strings.text(
-            lang,
-            "promise_tomorrow",
-            &[("time", &time), ("zone", &zone)],
-        ),
-        2..=6 => {
-            let days = strings.list(lang, "weekdays_by");
-            let index = local.weekday().num_days_from_monday() as usize;
-            let day = days.get(index).cloned().unwrap_or_default();
-            strings.text(
-                lang,
-                "promise_day",
-                &[("day", &day), ("time", &time), ("zone", &zone)],
-            )
-        }
-        _ => {
-            let date = local.format("%d.%m.").to_string();
-            strings.text(
-                lang,
-                "promise_date",
-                &[("date", &date), ("time", &time), ("zone", &zone)],
-            )
-        }
-    }
+    crate::promise::promise(&state.strings, lang, due, site, Style::Page { now })
 }
 
 /// The four impacts, most urgent first, with the one chosen.

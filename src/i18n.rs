@@ -1,5 +1,7 @@
-//! The words of the web pages in the desk's languages (`templates/web/i18n/<lang>.toml`), and
-//! which language a visitor gets: `?lang=`, then their earlier choice, then `Accept-Language`.
+//! The desk's words in its languages (`templates/web/i18n/<lang>.toml`): the web pages, and
+//! the pieces the mail templates get ready-made (promised times, priorities, rating words);
+//! and which language a visitor gets: `?lang=`, then their earlier choice, then
+//! `Accept-Language`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,11 +10,11 @@ use serde_json::{Map, Value};
 
 /// Built in, so a desk without a `templates/web/i18n` folder still shows every page.
 const BUILT_IN: [(&str, &str); 5] = [
-    ("en", include_str!("../../../templates/web/i18n/en.toml")),
-    ("pl", include_str!("../../../templates/web/i18n/pl.toml")),
-    ("ru", include_str!("../../../templates/web/i18n/ru.toml")),
-    ("hr", include_str!("../../../templates/web/i18n/hr.toml")),
-    ("de", include_str!("../../../templates/web/i18n/de.toml")),
+    ("en", include_str!("../templates/web/i18n/en.toml")),
+    ("pl", include_str!("../templates/web/i18n/pl.toml")),
+    ("ru", include_str!("../templates/web/i18n/ru.toml")),
+    ("hr", include_str!("../templates/web/i18n/hr.toml")),
+    ("de", include_str!("../templates/web/i18n/de.toml")),
 ];
 
 /// Every language's strings, keyed by language code.
