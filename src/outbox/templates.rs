@@ -278,4 +278,25 @@ mod tests {
             .unwrap_err();
         assert!(err.file.contains("ack/en"), "{err}");
     }
+
+    #[test]
+    fn a_language_without_a_template_falls_back_to_english_and_a_file_replaces_a_built_in() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("ack")).unwrap();
+        std::fs::write(
+            dir.path().join("ack/de.hbs"),
+            "Betreff {{reference}}\n\nHallo.\n",
+        )
+        .unwrap();
+        let templates = Templates::load(dir.path()).unwrap();
+        let data = serde_json::json!({"reference": "SD-1"});
+        let german = templates.render("ack", "de", &data).unwrap();
+        assert_eq!(german.subject, "Betreff SD-1");
+        assert_eq!(german.html.as_deref(), Some("<p>Hallo SD-1</p>"));
+        let french = templates.render("ack", "fr", &data).unwrap_err();
+        assert!(
+            french.file.contains("ack/en"),
+            "French falls back to English: {french}"
+        );
+    }
 }
