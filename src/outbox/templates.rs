@@ -288,6 +288,11 @@ mod tests {
             "Betreff {{reference}}\n\nHallo.\n",
         )
         .unwrap();
+        std::fs::write(
+            dir.path().join("ack/de.html.hbs"),
+            "<p>Hallo {{reference}}</p>",
+        )
+        .unwrap();
         let templates = Templates::load(dir.path()).unwrap();
         let data = serde_json::json!({"reference": "SD-1"});
         let german = templates.render("ack", "de", &data).unwrap();
