@@ -16,7 +16,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::channels::web::{self, WebState};
 use crate::config::Settings;
-use crate::engine::Engine;
+use crate::engine::{Engine, LiveEngine};
 use crate::ingest::Writer;
 use crate::outbox::worker;
 use crate::store::Store;
@@ -92,8 +92,18 @@ pub async fn serve(settings: Settings) -> ExitCode {
         wake_outbox.clone(),
         stopped.clone(),
     ));
-    let writer = Writer::spawn(engine.clone(), store.clone(), wake_outbox.clone());
-    let web = match WebState::new(engine.clone(), store.clone(), writer) {
+    let live = LiveEngine::new(engine.clone());
+    let rules_watch = tokio::spawn(crate::rules::watch::watch(live.clone(), stopped.clone()));
+    let wake_dispatch = Arc::new(Notify::new());
+    let dispatch = tokio::spawn(crate::dispatch::run(
+        live.clone(),
+        store.clone(),
+        wake_dispatch.clone(),
+        wake_outbox.clone(),
+        stopped.clone(),
+    ));
+    let writer = Writer::spawn(live.clone(), store.clone(), wake_outbox.clone());
+    let web = match WebState::new(live.clone(), store.clone(), writer, wake_dispatch) {
         Ok(web) => web,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -105,7 +115,7 @@ pub async fn serve(settings: Settings) -> ExitCode {
     };
     let connected = crate::channels::imap::Connected::default();
     let mailboxes = crate::channels::imap::spawn(
-        &engine,
+        &live,
         &store,
         wake_outbox,
         connected.clone(),
@@ -138,6 +148,8 @@ pub async fn serve(settings: Settings) -> ExitCode {
     signals.abort();
     let _ = outbox.await;
     let _ = checkpoints.await;
+    let _ = rules_watch.await;
+    let _ = dispatch.await;
     for mailbox in mailboxes {
         let _ = mailbox.await;
     }

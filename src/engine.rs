@@ -2,7 +2,10 @@
 //! the desk's secret key.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::config::Settings;
 use crate::i18n::Strings;
@@ -153,5 +156,95 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         // Another process made it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// The running desk's engine. A valid change to the rules folder replaces it whole (hot
+/// reload); each unit of work takes one snapshot with [`LiveEngine::current`], so a message
+/// is never judged half by the old rules and half by the new.
+#[derive(Debug, Clone)]
+pub struct LiveEngine {
+    current: Arc<RwLock<Engine>>,
+    last_reload: Arc<RwLock<Reload>>,
+}
+
+/// The last time the rules folder was read, and how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reload {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether the new rules went live.
+    pub ok: bool,
+    /// Rules live after it.
+    pub rules: usize,
+    /// Each problem as `file:line:col: message` when it was refused.
+    pub problems: Vec<String>,
+}
+
+impl LiveEngine {
+    /// Starts with the engine loaded at start-up.
+    pub fn new(engine: Engine) -> LiveEngine {
+        let reload = Reload {
+            at: Utc::now(),
+            ok: true,
+            rules: engine.rules.rule_count(),
+            problems: Vec::new(),
+        };
+        LiveEngine {
+            current: Arc::new(RwLock::new(engine)),
+            last_reload: Arc::new(RwLock::new(reload)),
+        }
+    }
+
+    /// The engine as it is now (a cheap clone of shared parts).
+    pub fn current(&self) -> Engine {
+        // A writer never panics while holding the lock, but a poisoned lock still holds a
+        // whole engine: use it.
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The last reload and its result.
+    pub fn last_reload(&self) -> Reload {
+        self.last_reload
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the rules folder again: valid rules go live at once; invalid ones are refused
+    /// and the rules before stay live. Either way the result is remembered for the admin.
+    pub fn reload_rules(&self) -> Reload {
+        let engine = self.current();
+        let reload = match load_rules(&engine.settings, &engine.templates) {
+            Ok(rules) => {
+                let count = rules.rule_count();
+                let mut next = engine;
+                next.rules = Arc::new(rules);
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+                Reload {
+                    at: Utc::now(),
+                    ok: true,
+                    rules: count,
+                    problems: Vec::new(),
+                }
+            }
+            Err(e) => Reload {
+                at: Utc::now(),
+                ok: false,
+                rules: engine.rules.rule_count(),
+                problems: e.to_string().lines().map(str::to_owned).collect(),
+            },
+        };
+        *self
+            .last_reload
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = reload.clone();
+        reload
     }
 }

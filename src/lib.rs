@@ -9,6 +9,7 @@ pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod engine;
 pub mod i18n;

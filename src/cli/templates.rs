@@ -93,7 +93,7 @@ mod tests {
     use super::*;
 
     const LANGUAGES: [&str; 5] = ["en", "pl", "ru", "hr", "de"];
-    const PURPOSES: [&str; 4] = ["ack", "added", "notify", "resolved"];
+    const PURPOSES: [&str; 5] = ["ack", "added", "escalated", "notify", "resolved"];
 
     fn project(path: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(path)

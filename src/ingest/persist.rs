@@ -11,7 +11,8 @@ use super::{Input, Outcome, OutcomeKind};
 use crate::domain::TicketRef;
 use crate::engine::Engine;
 use crate::intake::Intake;
-use crate::outbox::compose::{self, AckData, AddedData, NotifyData, Sender};
+use crate::outbox::compose::{self, AckData, AddedData, Sender};
+use crate::outbox::notify::{Assignment, notification};
 use crate::pipeline::thread::{KnownTicket, Thread};
 use crate::pipeline::{Analysis, Plan, StoreFacts};
 use crate::promise::{Style, promise};
@@ -245,7 +246,6 @@ fn create(
         );
     }
 
-    let site = site_of(engine, analysis);
     let sender = Sender::of(engine);
 
     if ack_skipped.is_none()
@@ -283,51 +283,20 @@ fn create(
         }
     }
     if let (Some(agent), Some(route)) = (agent, route) {
-        // The agent reads the notification in their own first language.
-        let language = agent.languages.first().map_or("en", String::as_str);
-        let words = &engine.words;
-        let data = NotifyData {
-            reference: reference.to_string(),
-            subject: analysis.subject.clone(),
-            summary,
-            agent_first_name: agent
-                .name
-                .split_whitespace()
-                .next()
-                .unwrap_or(&agent.name)
-                .to_owned(),
-            requester: match (&intake.name, &intake.from) {
-                (Some(name), Some(from)) => format!("{name} <{from}>"),
-                (None, Some(from)) => from.clone(),
-                (Some(name), None) => name.clone(),
-                (None, None) => "(unknown)".to_owned(),
-            },
-            site_name: site
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| "unknown".into()),
-            priority: words.text(
-                language,
-                &format!("priority_{}", classification.priority.as_str()),
-                &[],
-            ),
-            category: classification.category.clone(),
-            promised: promise(words, language, analysis.due_at, site, Style::Mail),
-            route_reason: route.reason.clone(),
+        let assignment = Assignment {
+            reference: &reference,
+            subject: &analysis.subject,
+            summary: &summary,
+            requester: (intake.name.as_deref(), intake.from.as_deref()),
+            site: analysis.site.as_deref(),
+            priority: classification.priority,
+            category: &classification.category,
+            due_at: analysis.due_at,
+            reason: &route.reason,
             secrets_found: !analysis.secrets.is_empty(),
-            ticket_url: status_url(engine, &access_token),
-            desk_name: settings.desk.name.clone(),
+            access_token: &access_token,
         };
-        match compose::compose(
-            &engine.templates,
-            &sender,
-            ("notify", "notify"),
-            &reference,
-            (&agent.email, Some(&agent.name)),
-            language,
-            &data,
-            None,
-            now,
-        ) {
+        match notification(engine, agent, &assignment, now) {
             Ok(row) => batch.outbox(ticket_id, row, now),
             Err(e) => {
                 tracing::warn!(ticket = %reference, error = %e, "No notification could be built.")

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{Input, Outcome, ingest_batch};
-use crate::engine::Engine;
+use crate::engine::LiveEngine;
 use crate::store::{Store, StoreError};
 
 /// The most inputs one transaction takes.
@@ -23,12 +23,13 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task. It wakes the outbox after every commit and ends when every
     /// handle is dropped.
-    pub fn spawn(engine: Engine, store: Store, wake_outbox: Arc<Notify>) -> Writer {
+    pub fn spawn(live: LiveEngine, store: Store, wake_outbox: Arc<Notify>) -> Writer {
         let (queue, mut inbox) = mpsc::channel::<(Input, Reply)>(BATCH * 4);
         tokio::spawn(async move {
             let mut waiting = Vec::with_capacity(BATCH);
             while inbox.recv_many(&mut waiting, BATCH).await > 0 {
                 let (inputs, replies): (Vec<Input>, Vec<Reply>) = waiting.drain(..).unzip();
+                let engine = live.current();
                 match ingest_batch(&engine, &store, inputs).await {
                     Ok(outcomes) => {
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {

@@ -80,6 +80,29 @@ pub struct NotifyData {
     pub desk_name: String,
 }
 
+/// What the team lead is told when a request nears its due time untaken.
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalatedData {
+    /// `SD-1042`.
+    pub reference: String,
+    /// Subject.
+    pub subject: String,
+    /// One line restating the request.
+    pub summary: String,
+    /// The lead's first name.
+    pub lead_first_name: String,
+    /// The assigned agent's first name, or null when it waits in the queue.
+    pub agent_first_name: Option<String>,
+    /// The raised priority, in the lead's language.
+    pub priority: String,
+    /// What the requester was promised, in the lead's language.
+    pub promised: String,
+    /// Where the lead sees the request.
+    pub ticket_url: String,
+    /// The desk's name.
+    pub desk_name: String,
+}
+
 /// What the note "your reply was added" gets (sent only when a rule asks for it).
 #[derive(Debug, Clone, Serialize)]
 pub struct AddedData {

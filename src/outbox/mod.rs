@@ -2,6 +2,7 @@
 //! delivers the outbox — the only part of Switchboard that sends anything.
 
 pub mod compose;
+pub mod notify;
 pub mod resolved;
 pub mod samples;
 pub mod smtp;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::compose::{AckData, AddedData, NotifyData, ResolvedData, rating_links};
+use super::compose::{AckData, AddedData, EscalatedData, NotifyData, ResolvedData, rating_links};
 use super::templates::{TemplateProblem, Templates};
 use crate::i18n::Strings;
 use crate::promise::{Style, promise};
@@ -98,6 +98,17 @@ pub fn sample(purpose: &str, language: &str, words: &Strings) -> Value {
             promised,
             route_reason: "ivan fits remotely with vpn≥1; load 2/8".into(),
             secrets_found: true,
+            ticket_url: status_url,
+            desk_name,
+        }),
+        "escalated" => serde_json::to_value(EscalatedData {
+            reference: "SD-1042".into(),
+            subject: subject.into(),
+            summary: subject.into(),
+            lead_first_name: "Anna".into(),
+            agent_first_name: Some("Ivan".into()),
+            priority: words.text(language, "priority_critical", &[]),
+            promised,
             ticket_url: status_url,
             desk_name,
         }),

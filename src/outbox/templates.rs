@@ -29,9 +29,10 @@ macro_rules! built_in {
 
 /// Built-in templates, so a bare binary still answers everyone in their language; files in
 /// the templates folder replace them one by one.
-const BUILT_IN: [[(&str, &str); 10]; 4] = [
+const BUILT_IN: [[(&str, &str); 10]; 5] = [
     built_in!("ack"),
     built_in!("added"),
+    built_in!("escalated"),
     built_in!("notify"),
     built_in!("resolved"),
 ];

@@ -85,6 +85,33 @@ pub struct Classification {
     pub trace: Vec<RuleTrace>,
 }
 
+impl Classification {
+    /// A stored ticket's classification, for routing it again later (live routing): its
+    /// priority, category, skills and team; no agent named.
+    pub fn of_ticket(
+        priority: Priority,
+        category: &str,
+        skills: BTreeMap<String, u8>,
+        team: Option<String>,
+    ) -> Classification {
+        Classification {
+            priority,
+            category: category.to_owned(),
+            skills,
+            site: None,
+            tags: Vec::new(),
+            language: None,
+            ack: false,
+            confirm_reply: false,
+            ticket: true,
+            template: "ack".to_owned(),
+            agent: None,
+            team,
+            trace: Vec::new(),
+        }
+    }
+}
+
 impl RuleSet {
     /// Applies every rule in order. With `explain`, each trace says why.
     pub fn classify(&self, facts: &Facts<'_>, explain: bool) -> Classification {

@@ -5,6 +5,7 @@ mod eval;
 mod load;
 mod matcher;
 mod model;
+pub mod watch;
 
 pub use eval::{Classification, Facts, RuleTrace};
 pub use load::{DESK_LANGUAGES, Diagnostic, load_dir, load_sources};
@@ -308,6 +309,11 @@ impl RuleSet {
     /// How many `[[rule]]`s are loaded.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+
+    /// The rules' names, in the order they are applied.
+    pub fn rule_names(&self) -> Vec<&str> {
+        self.rules.iter().map(|r| r.name.as_str()).collect()
     }
 
     /// The groups an address belongs to.

@@ -1,11 +1,13 @@
 //! Persistence on SQLite (WAL): opening, migrating, and the queries every stage needs.
 
 pub mod queries;
+mod queue;
 mod reads;
 mod staff;
 mod tickets;
 
 pub use queries::{NewTicket, OutboxRow};
+pub use queue::{AtRisk, Waiting};
 pub use reads::{OutboxItem, QueueEntry, SuppressedEntry, TicketView};
 pub use staff::{Credentials, UserEntry};
 pub use tickets::{CallerTicket, Delivery, EventEntry, RecentCall, TicketDetail};

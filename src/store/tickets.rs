@@ -339,20 +339,7 @@ impl Store {
             .await?;
         // The message to the requester lands with the resolution, or neither does.
         if let Some(row) = message {
-            sqlx::query(
-                "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-            )
-            .bind(&row.id)
-            .bind(ticket_id)
-            .bind(row.kind)
-            .bind(&row.recipient)
-            .bind(&row.message_id)
-            .bind(&row.subject)
-            .bind(&row.body)
-            .bind(time_text(at))
-            .execute(&mut *tx)
-            .await?;
+            super::queue::insert_outbox(&mut tx, ticket_id, row, &time_text(at)).await?;
         }
         tx.commit().await?;
         Ok(true)

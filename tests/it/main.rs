@@ -8,5 +8,6 @@ mod crash;
 mod fixtures;
 mod helpers;
 mod pipeline;
+mod queue;
 mod serve;
 mod web;

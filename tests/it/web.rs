@@ -41,6 +41,11 @@ impl Served {
             let config = std::fs::read_to_string(desk.config()).expect("config");
             std::fs::write(desk.config(), format!("{config}\n{extra}\n")).expect("config");
         }
+        Served::start_on(desk, env)
+    }
+
+    /// On a desk made by the test (its own rules).
+    pub(crate) fn start_on(desk: TestDesk, env: &[(&str, &str)]) -> Served {
         let mut command = desk.command(&["serve"]);
         for (key, value) in env {
             command.env(key, value);
@@ -102,7 +107,7 @@ impl Served {
     }
 
     /// Signs a user in on this client.
-    fn sign_in(&self, client: &ureq::Agent, name: &str, password: &str) -> Page {
+    pub(crate) fn sign_in(&self, client: &ureq::Agent, name: &str, password: &str) -> Page {
         let page = get(client, &self.url("/login"));
         let csrf = page.csrf();
         post_form(
@@ -142,7 +147,7 @@ impl Served {
 }
 
 /// A client that keeps cookies, does not follow redirects and never errors on a status.
-fn new_client() -> ureq::Agent {
+pub(crate) fn new_client() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -153,12 +158,12 @@ fn new_client() -> ureq::Agent {
 
 pub(crate) struct Page {
     pub(crate) status: u16,
-    location: Option<String>,
-    body: String,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let start = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -171,6 +176,10 @@ impl Page {
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
+}
+
+pub(crate) fn read_raw(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
+    read_page(response)
 }
 
 fn read_page(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
@@ -191,7 +200,7 @@ fn read_page(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) ->
     }
 }
 
-fn get(client: &ureq::Agent, url: &str) -> Page {
+pub(crate) fn get(client: &ureq::Agent, url: &str) -> Page {
     read_page(client.get(url).call())
 }
 
@@ -199,7 +208,7 @@ fn get_lang(client: &ureq::Agent, url: &str, accept: &str) -> Page {
     read_page(client.get(url).header("Accept-Language", accept).call())
 }
 
-fn post_form(client: &ureq::Agent, url: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) fn post_form(client: &ureq::Agent, url: &str, fields: &[(&str, &str)]) -> Page {
     read_page(client.post(url).send_form(fields.iter().copied()))
 }
 
@@ -254,7 +263,7 @@ pub(crate) fn api_post(url: &str, token: Option<&str>, body: &Value) -> Page {
     read_page(request.send_json(body))
 }
 
-fn api_get(url: &str, token: &str) -> Page {
+pub(crate) fn api_get(url: &str, token: &str) -> Page {
     read_page(
         new_client()
             .get(url)

@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Mailbox;
-use crate::engine::Engine;
+use crate::engine::LiveEngine;
 use crate::store::{Store, StoreError};
 
 /// Why a mailbox session ended.
@@ -36,12 +36,13 @@ pub enum ImapError {
 
 /// Starts one intake task per mailbox.
 pub fn spawn(
-    engine: &Engine,
+    live: &LiveEngine,
     store: &Store,
     wake_outbox: Arc<Notify>,
     connected: Connected,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    let engine = live.current();
     if let Ok(mut map) = connected.lock() {
         for mailbox in &engine.settings.mailboxes {
             map.insert(mailbox.name.clone(), false);
@@ -54,7 +55,7 @@ pub fn spawn(
         .cloned()
         .map(|mailbox| {
             let task = MailboxTask {
-                engine: engine.clone(),
+                live: live.clone(),
                 store: store.clone(),
                 mailbox,
                 wake_outbox: wake_outbox.clone(),
@@ -67,7 +68,7 @@ pub fn spawn(
 
 /// What one mailbox's task works with.
 pub(crate) struct MailboxTask {
-    pub(crate) engine: Engine,
+    pub(crate) live: LiveEngine,
     pub(crate) store: Store,
     pub(crate) mailbox: Mailbox,
     pub(crate) wake_outbox: Arc<Notify>,

@@ -120,8 +120,9 @@ async fn take_new(
                     Input::raw(raw, Some(key), chrono::Utc::now())
                 })
                 .collect();
-            let prepared = prepare_batch(&task.engine, inputs);
-            let outcomes = commit_batch(&task.engine, &task.store, &prepared).await?;
+            let engine = task.live.current();
+            let prepared = prepare_batch(&engine, inputs);
+            let outcomes = commit_batch(&engine, &task.store, &prepared).await?;
             task.wake_outbox.notify_one();
             // Only now, with the batch committed, is the server told.
             after_commit(task, session, &fetched, &outcomes, can_move).await?;

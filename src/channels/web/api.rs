@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -14,11 +14,12 @@ use serde_json::{Value, json};
 
 use super::guard::{self, Staff};
 use super::submission::{self, CallFields, Problems, RequestFields, Submission, max};
+use super::work::{self, Action, Refused};
 use super::{WebState, filed_ticket, words};
 use crate::domain::{Channel, TicketRef};
 use crate::ingest::OutcomeKind;
-use crate::outbox::resolved::resolved_message;
-use crate::pipeline::secrets;
+use crate::queue::Filter;
+use crate::store::TicketDetail;
 use crate::store::time_text;
 
 fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
@@ -104,7 +105,7 @@ async fn file(state: &WebState, submission: Submission) -> Response {
             );
         }
     };
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let ticket = filed_ticket(state, &outcome).await;
     let Some(ticket) = ticket else {
         return error(
@@ -121,7 +122,7 @@ async fn file(state: &WebState, submission: Submission) -> Response {
     };
     let mut body = json!({
         "ticket": TicketRef::new(prefix, ticket.number).to_string(),
-        "status_url": format!("{}/t/{}", state.engine.settings.desk.public_url, ticket.access_token),
+        "status_url": format!("{}/t/{}", state.engine().settings.desk.public_url, ticket.access_token),
         "promised_by": time_text(ticket.due_at),
     });
     let status = match outcome.outcome {
@@ -176,7 +177,7 @@ pub(crate) async fn requests(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if state.engine.settings.web.require_token_for_requests
+    if state.engine().settings.web.require_token_for_requests
         && let Err(response) = caller(&state, &headers, &["receptionist", "agent", "admin"]).await
     {
         return *response;
@@ -200,7 +201,7 @@ pub(crate) async fn requests(
         description: &body.description,
         urgency: &body.urgency,
     };
-    let checked = submission::check_request(&mut problems, fields, &state.engine.rules);
+    let checked = submission::check_request(&mut problems, fields, &state.engine().rules);
     let (Some(urgency), true) = (checked.urgency, problems.is_empty()) else {
         return first_problem(&state, &problems, &REQUEST_ORDER);
     };
@@ -275,9 +276,9 @@ pub(crate) async fn calls(
         urgency: &body.urgency,
     };
     let region = state.region(body.site.trim());
-    let checked = submission::check_call(&mut problems, fields, &state.engine.rules, region);
+    let checked = submission::check_call(&mut problems, fields, &state.engine().rules, region);
     let urgency = checked.urgency;
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let ticket = match body
         .ticket
         .as_deref()
@@ -336,7 +337,7 @@ pub(crate) async fn ticket(
     if let Err(response) = caller(&state, &headers, &["receptionist", "agent", "admin"]).await {
         return *response;
     }
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let Some(number) = TicketRef::parse(prefix, &reference).map(|r| r.number()) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -405,56 +406,182 @@ pub(crate) async fn resolve(
             Err(response) => return *response,
         }
     };
-    let prefix = &state.engine.settings.desk.ticket_prefix;
-    let Some(number) = TicketRef::parse(prefix, &reference).map(|r| r.number()) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("no ticket {reference}"),
-            None,
-        );
-    };
-    let Ok(Some(ticket)) = state.store.ticket_detail(number).await else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("no ticket {reference}"),
-            None,
-        );
+    let ticket = match ticket_named(&state, &reference).await {
+        Ok(ticket) => ticket,
+        Err(response) => return *response,
     };
     let mut problems = Problems::new();
     let text = submission::text(&mut problems, "text", &body.text, max::TEXT, false);
     if !problems.is_empty() {
         return first_problem(&state, &problems, &["text"]);
     }
-    // What the agent writes goes to the requester, so a secret in it is removed first.
-    let text = secrets::redact(&text).text;
-    let now = Utc::now();
-    let acknowledgement = state.store.ack_message_id(ticket.id).await.ok().flatten();
-    let message = match resolved_message(
-        &state.engine,
+    acted(
+        &state,
+        &staff,
         &ticket,
-        &text,
-        acknowledgement.as_deref(),
-        now,
-    ) {
-        Some(Ok(row)) => Some(row),
-        Some(Err(e)) => {
-            // The resolution still counts; the requester can see it on the status page.
-            tracing::warn!(ticket = %reference, error = %e, "No resolution message could be built.");
-            None
-        }
-        None => None,
-    };
-    match state
-        .store
-        .resolve(ticket.id, &staff.name, &text, message.as_ref(), now)
-        .await
-    {
-        Ok(true) => Json(json!({"ticket": reference, "status": "resolved"})).into_response(),
-        Ok(false) => error(
-            StatusCode::CONFLICT,
-            &format!("{reference} is {}, not open", ticket.status),
+        &reference,
+        Action::Resolve { text },
+        "resolved",
+    )
+    .await
+}
+
+/// The ticket a path names, or 404.
+async fn ticket_named(state: &WebState, reference: &str) -> Result<TicketDetail, Refusal> {
+    let prefix = &state.engine().settings.desk.ticket_prefix;
+    let missing = || {
+        Box::new(error(
+            StatusCode::NOT_FOUND,
+            &format!("no ticket {reference}"),
             None,
-        ),
+        ))
+    };
+    let number = TicketRef::parse(prefix, reference)
+        .map(|r| r.number())
+        .ok_or_else(missing)?;
+    match state.store.ticket_detail(number).await {
+        Ok(Some(ticket)) => Ok(ticket),
+        Ok(None) => Err(missing()),
+        Err(e) => Err(Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &e.to_string(),
+            None,
+        ))),
+    }
+}
+
+/// Does an agent's action and answers with the ticket's new state, or why not.
+async fn acted(
+    state: &WebState,
+    staff: &Staff,
+    ticket: &TicketDetail,
+    reference: &str,
+    action: Action,
+    status: &str,
+) -> Response {
+    match work::act(state, staff, ticket, action).await {
+        Ok(()) => Json(json!({"ticket": reference, "status": status})).into_response(),
+        Err(refused) => refused_response(&refused),
+    }
+}
+
+fn refused_response(refused: &Refused) -> Response {
+    let (status, field) = match refused {
+        Refused::NotAnAgent(_) => (StatusCode::FORBIDDEN, None),
+        Refused::UnknownAgent(_) => (StatusCode::UNPROCESSABLE_ENTITY, Some("agent")),
+        Refused::NotOpen | Refused::Full(_) => (StatusCode::CONFLICT, None),
+        Refused::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+    };
+    error(status, &refused.to_string(), field)
+}
+
+/// `GET /api/v1/queue?site=&skill=&priority=&state=`: open tickets in queue order, the same
+/// object `switchboard queue --json` prints.
+pub(crate) async fn queue(
+    State(state): State<WebState>,
+    Query(mut filter): Query<Filter>,
+    headers: HeaderMap,
+) -> Response {
+    let staff = match caller(&state, &headers, &["agent", "admin"]).await {
+        Ok(staff) => staff,
+        Err(response) => return *response,
+    };
+    filter.agent = Some(staff.name);
+    match queue_lines(&state, &filter).await {
+        Ok(lines) => Json(json!({ "tickets": lines })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    }
+}
+
+/// Open tickets passing `filter`, in queue order.
+pub(crate) async fn queue_lines(
+    state: &WebState,
+    filter: &Filter,
+) -> Result<Vec<crate::queue::QueueLine>, crate::store::StoreError> {
+    let engine = state.engine();
+    let entries = state.store.open_tickets().await?;
+    let kept = entries.into_iter().filter(|e| filter.keeps(e)).collect();
+    Ok(crate::queue::order(
+        &engine.rules,
+        &engine.settings.desk.ticket_prefix,
+        kept,
+        Utc::now(),
+    ))
+}
+
+/// `POST /api/v1/tickets/{ref}/take`: the token's agent takes it.
+pub(crate) async fn take(
+    State(state): State<WebState>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let staff = match caller(&state, &headers, &["agent", "admin"]).await {
+        Ok(staff) => staff,
+        Err(response) => return *response,
+    };
+    let ticket = match ticket_named(&state, &reference).await {
+        Ok(ticket) => ticket,
+        Err(response) => return *response,
+    };
+    acted(
+        &state,
+        &staff,
+        &ticket,
+        &reference,
+        Action::Take,
+        "assigned",
+    )
+    .await
+}
+
+/// `POST /api/v1/tickets/{ref}/assign` `{agent}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AssignBody {
+    agent: String,
+}
+
+pub(crate) async fn assign(
+    State(state): State<WebState>,
+    Path(reference): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let staff = match caller(&state, &headers, &["agent", "admin"]).await {
+        Ok(staff) => staff,
+        Err(response) => return *response,
+    };
+    let body: AssignBody = match parse(&body, r#"{"agent"}"#) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let ticket = match ticket_named(&state, &reference).await {
+        Ok(ticket) => ticket,
+        Err(response) => return *response,
+    };
+    let action = Action::Assign {
+        to: body.agent.trim().to_lowercase(),
+    };
+    acted(&state, &staff, &ticket, &reference, action, "assigned").await
+}
+
+/// `POST /api/v1/me/away` and `/api/v1/me/back`: the token's agent.
+pub(crate) async fn away(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    presence(state, headers, true).await
+}
+
+pub(crate) async fn back(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    presence(state, headers, false).await
+}
+
+async fn presence(state: WebState, headers: HeaderMap, away: bool) -> Response {
+    let staff = match caller(&state, &headers, &["agent", "admin"]).await {
+        Ok(staff) => staff,
+        Err(response) => return *response,
+    };
+    match work::presence(&state, &staff, away).await {
+        Ok(offered) => Json(json!({"agent": staff.name, "away": away, "offered_back": offered}))
+            .into_response(),
+        Err(refused) => refused_response(&refused),
     }
 }

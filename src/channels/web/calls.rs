@@ -102,7 +102,7 @@ async fn render(
     view: View<'_>,
 ) -> Response {
     let (errors, summary) = words::problems(state, lang, view.problems, &CALL_FIELDS);
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let recent: Vec<Value> = state
         .store
         .recent_calls(10)
@@ -182,7 +182,7 @@ async fn saved_banner(
     how: Option<&str>,
 ) -> Option<Value> {
     let ticket = state.store.ticket_detail(number).await.ok()??;
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let reference = TicketRef::new(prefix, number).to_string();
     let key = if how == Some("appended") {
         "calls_appended"
@@ -213,7 +213,7 @@ async fn known_tickets(
     email: Option<&str>,
     picked: &str,
 ) -> Vec<Value> {
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     state
         .store
         .open_tickets_of(phone, email)
@@ -283,7 +283,7 @@ pub(crate) async fn post(
         best_time: &form.best_time,
         urgency: &form.urgency,
     };
-    let checked = submission::check_call(&mut problems, fields, &state.engine.rules, region);
+    let checked = submission::check_call(&mut problems, fields, &state.engine().rules, region);
     let (phone, email, urgency) = (checked.phone, checked.email, checked.urgency);
     form.caller_name = checked.caller_name;
     form.site = checked.site;

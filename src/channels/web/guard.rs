@@ -75,7 +75,7 @@ pub fn issue_csrf(state: &WebState, jar: CookieJar) -> (CookieJar, String) {
         }
     };
     let id = random_hex(12);
-    let token = format!("{id}.{}", mac(&state.engine.key, &["csrf", &nonce, &id]));
+    let token = format!("{id}.{}", mac(&state.engine().key, &["csrf", &nonce, &id]));
     (jar, token)
 }
 
@@ -83,7 +83,7 @@ pub fn issue_csrf(state: &WebState, jar: CookieJar) -> (CookieJar, String) {
 pub fn check_csrf(state: &WebState, jar: &CookieJar, token: &str) -> Option<String> {
     let nonce = jar.get(CSRF_COOKIE)?.value().to_owned();
     let (id, given) = token.split_once('.')?;
-    let expected = mac(&state.engine.key, &["csrf", &nonce, id]);
+    let expected = mac(&state.engine().key, &["csrf", &nonce, id]);
     constant_time_eq(given.as_bytes(), expected.as_bytes()).then(|| id.to_owned())
 }
 

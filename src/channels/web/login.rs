@@ -110,7 +110,7 @@ pub(crate) async fn post(
             let cookie = guard::session_cookie(
                 &username,
                 credentials.session_epoch,
-                state.engine.settings.web.session_lifetime,
+                state.engine().settings.web.session_lifetime,
             );
             (
                 jar,

@@ -2,18 +2,22 @@
 //! requester's status page, staff sign-in and the JSON API. Pages are server-rendered and work
 //! without JavaScript; every value is escaped by the templates.
 
+mod admin;
 mod api;
 mod calls;
 pub mod guard;
 mod login;
 mod pages;
+mod queue;
 pub mod render;
 mod status;
 pub mod submission;
 mod words;
+mod work;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
@@ -24,7 +28,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, Key, SameSite};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, LiveEngine};
 use crate::i18n::Strings;
 use crate::ingest::Writer;
 use crate::store::Store;
@@ -42,14 +46,15 @@ pub struct WebState {
 
 /// The shared parts behind [`WebState`].
 pub struct Inner {
-    engine: Engine,
+    live: LiveEngine,
     store: Store,
     writer: Writer,
+    /// Wakes live routing when the queue changes (an agent back, a ticket closed).
+    dispatch: Arc<Notify>,
     strings: Arc<Strings>,
     pages: Pages,
     limit: RateLimit,
     cookie_key: Key,
-    regions: BTreeMap<String, phonenumber::country::Id>,
 }
 
 impl std::ops::Deref for WebState {
@@ -75,7 +80,13 @@ pub enum WebError {
 
 impl WebState {
     /// Loads the pages and words (from `templates/web/`, else built in).
-    pub fn new(engine: Engine, store: Store, writer: Writer) -> Result<WebState, WebError> {
+    pub fn new(
+        live: LiveEngine,
+        store: Store,
+        writer: Writer,
+        dispatch: Arc<Notify>,
+    ) -> Result<WebState, WebError> {
+        let engine = live.current();
         let dir = engine.settings.paths.templates.join("web");
         let strings = engine.words.clone();
         let pages = Pages::load(&dir, &strings).map_err(WebError::Templates)?;
@@ -85,34 +96,46 @@ impl WebState {
         hasher.update(b"switchboard cookies\0");
         hasher.update(engine.key.as_slice());
         let cookie_key = Key::from(hasher.finalize().as_slice());
-        let regions = submission::site_regions(&engine.rules);
         let limit = RateLimit::new(engine.settings.web.rate_limit);
         Ok(WebState {
             inner: Arc::new(Inner {
-                engine,
+                live,
                 store,
                 writer,
+                dispatch,
                 strings,
                 pages,
                 limit,
                 cookie_key,
-                regions,
             }),
         })
     }
 
     /// The country to read a local phone number with: the site's, else the desk default site's.
     fn region(&self, site: &str) -> Option<phonenumber::country::Id> {
-        self.regions
+        // From the live rules: a site added by a reload reads its callers' numbers at once.
+        let engine = self.engine();
+        let regions = submission::site_regions(&engine.rules);
+        regions
             .get(site)
-            .or_else(|| self.regions.get(&self.engine.settings.desk.default_site))
+            .or_else(|| regions.get(&engine.settings.desk.default_site))
             .copied()
+    }
+
+    /// The engine as it is now (rules may have been reloaded since the last request).
+    pub fn engine(&self) -> Engine {
+        self.live.current()
+    }
+
+    /// The live engine, for the admin page's reload status.
+    pub fn live(&self) -> &LiveEngine {
+        &self.live
     }
 }
 
 /// Every route of the web channel.
 pub fn router(state: WebState) -> Router {
-    let body_limit = state.engine.settings.web.max_upload_bytes + 256 * 1024;
+    let body_limit = state.engine().settings.web.max_upload_bytes + 256 * 1024;
     Router::new()
         .route("/", get(pages::home))
         .route(
@@ -122,6 +145,10 @@ pub fn router(state: WebState) -> Router {
         .route("/request/sent/{token}", get(pages::sent))
         .route("/calls", get(calls::page).post(calls::post))
         .route("/calls/lookup", get(calls::lookup))
+        .route("/queue", get(queue::page).post(queue::act))
+        .route("/admin/rules", get(admin::page).post(admin::test))
+        .route("/api/v1/admin/rules", get(admin::api_status))
+        .route("/api/v1/admin/rules/test", post(admin::api_test))
         .route("/t/{token}", get(status::page))
         .route("/t/{token}/comment", post(status::comment))
         .route("/t/{token}/rate", post(status::rate))
@@ -132,6 +159,11 @@ pub fn router(state: WebState) -> Router {
         .route("/api/v1/calls", post(api::calls))
         .route("/api/v1/tickets/{reference}", get(api::ticket))
         .route("/api/v1/tickets/{reference}/resolve", post(api::resolve))
+        .route("/api/v1/tickets/{reference}/take", post(api::take))
+        .route("/api/v1/tickets/{reference}/assign", post(api::assign))
+        .route("/api/v1/queue", get(api::queue))
+        .route("/api/v1/me/away", post(api::away))
+        .route("/api/v1/me/back", post(api::back))
         .route("/static/site.css", get(static_css))
         .route("/static/calls.js", get(static_js))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -227,13 +259,15 @@ pub(crate) fn page_data(
         json!({
             "name": s.name,
             "calls": s.takes_calls(),
+            "queue": s.works_tickets(),
+            "admin": s.role == "admin",
             "greeting": state.strings.text(lang, "signed_in_as", &[("name", &s.name)]),
         })
     });
     let mut data = json!({
         "lang": lang,
         "languages": languages,
-        "desk": state.engine.settings.desk.name,
+        "desk": state.engine().settings.desk.name,
         "title": title,
         "csrf": csrf,
         "user": user,
@@ -307,7 +341,7 @@ pub(crate) async fn filed_ticket(
     state: &WebState,
     outcome: &crate::ingest::Outcome,
 ) -> Option<Filed> {
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let number = crate::domain::TicketRef::parse(prefix, outcome.ticket.as_deref()?)?.number();
     if let Some(link) = &outcome.link {
         return Some(Filed {

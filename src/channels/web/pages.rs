@@ -36,7 +36,8 @@ pub(crate) async fn home(
     let strings = &state.strings;
     let days = strings.list(&lang, "weekdays_short");
     let always = strings.text(&lang, "hours_always", &[]);
-    let mut sites: Vec<_> = state.engine.rules.sites.values().collect();
+    let engine = state.engine();
+    let mut sites: Vec<_> = engine.rules.sites.values().collect();
     sites.sort_by(|a, b| a.name.cmp(&b.name));
     let sites: Vec<Value> = sites
         .into_iter()
@@ -49,7 +50,7 @@ pub(crate) async fn home(
             })
         })
         .collect();
-    let desk = &state.engine.settings.desk.name;
+    let desk = &state.engine().settings.desk.name;
     let intro = strings.text(&lang, "home_intro", &[("desk", desk)]);
     let title = strings.text(&lang, "home_title", &[]);
     let data = page_data(
@@ -93,7 +94,7 @@ fn request_page(
 ) -> Response {
     let (errors, summary) = words::problems(state, lang, problems, &REQUEST_FIELDS);
     let title = state.strings.text(lang, "request_title", &[]);
-    let size = words::size_text(state.engine.settings.web.max_upload_bytes);
+    let size = words::size_text(state.engine().settings.web.max_upload_bytes);
     let page = json!({
         "form": {
             "name": form.name,
@@ -150,7 +151,7 @@ pub(crate) async fn request_post(
     let mut csrf = String::new();
     let mut upload = None;
     let mut problems = Problems::new();
-    let max_upload = state.engine.settings.web.max_upload_bytes;
+    let max_upload = state.engine().settings.web.max_upload_bytes;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -215,7 +216,7 @@ pub(crate) async fn request_post(
         description: &form.description,
         urgency: &form.urgency,
     };
-    let checked = submission::check_request(&mut problems, fields, &state.engine.rules);
+    let checked = submission::check_request(&mut problems, fields, &state.engine().rules);
     let (email, urgency) = (checked.email, checked.urgency);
     form.name = checked.name;
     form.email = form.email.trim().chars().take(max::EMAIL).collect();
@@ -284,7 +285,7 @@ pub(crate) async fn sent(
         return (jar, not_found(&state, &lang)).into_response();
     };
     let strings = &state.strings;
-    let reference = TicketRef::new(&state.engine.settings.desk.ticket_prefix, ticket.number);
+    let reference = TicketRef::new(&state.engine().settings.desk.ticket_prefix, ticket.number);
     let when = words::promise(
         &state,
         &lang,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::i18n::Strings;
 
 /// Page templates (the layout is a partial every page wraps itself in).
-const PAGES: [(&str, &str); 8] = [
+const PAGES: [(&str, &str); 10] = [
     ("layout", include_str!("../../../templates/web/layout.hbs")),
     ("home", include_str!("../../../templates/web/home.hbs")),
     (
@@ -25,6 +25,11 @@ const PAGES: [(&str, &str); 8] = [
     ("sent", include_str!("../../../templates/web/sent.hbs")),
     ("calls", include_str!("../../../templates/web/calls.hbs")),
     ("status", include_str!("../../../templates/web/status.hbs")),
+    ("queue", include_str!("../../../templates/web/queue.hbs")),
+    (
+        "admin_rules",
+        include_str!("../../../templates/web/admin_rules.hbs"),
+    ),
     ("login", include_str!("../../../templates/web/login.hbs")),
     (
         "message",

@@ -48,9 +48,9 @@ fn render(
     comment: (&str, Option<String>),
 ) -> Response {
     let strings = &state.strings;
-    let prefix = &state.engine.settings.desk.ticket_prefix;
+    let prefix = &state.engine().settings.desk.ticket_prefix;
     let reference = TicketRef::new(prefix, ticket.number).to_string();
-    let rules = &state.engine.rules;
+    let rules = &state.engine().rules;
     let tz = ticket
         .site
         .as_deref()

@@ -17,10 +17,10 @@ pub(crate) fn promise(
     site: Option<&str>,
     now: DateTime<Utc>,
 ) -> String {
-    let rules = &state.engine.rules;
+    let rules = &state.engine().rules;
     let site = site
         .and_then(|id| rules.sites.get(id))
-        .or_else(|| rules.sites.get(&state.engine.settings.desk.default_site));
+        .or_else(|| rules.sites.get(&state.engine().settings.desk.default_site));
     crate::promise::promise(&state.strings, lang, due, site, Style::Page { now })
 }
 
@@ -40,7 +40,8 @@ pub(crate) fn urgencies(state: &WebState, lang: &str, chosen: &str) -> Value {
 
 /// The sites for a select list, with the one chosen.
 pub(crate) fn sites(state: &WebState, chosen: &str) -> Value {
-    let mut sites: Vec<_> = state.engine.rules.sites.values().collect();
+    let engine = state.engine();
+    let mut sites: Vec<_> = engine.rules.sites.values().collect();
     sites.sort_by(|a, b| a.name.cmp(&b.name));
     sites
         .into_iter()
@@ -50,7 +51,7 @@ pub(crate) fn sites(state: &WebState, chosen: &str) -> Value {
 
 /// One problem in the page language.
 pub(crate) fn problem(state: &WebState, lang: &str, problem: &Problem) -> String {
-    let size = size_text(state.engine.settings.web.max_upload_bytes);
+    let size = size_text(state.engine().settings.web.max_upload_bytes);
     match problem {
         Problem::TooLong { max, len } => state.strings.text(
             lang,
@@ -95,14 +96,14 @@ pub(crate) fn size_text(bytes: usize) -> String {
 
 /// The number to call when it turns urgent: the site's, else the desk default site's.
 pub(crate) fn desk_phone(state: &WebState, site: Option<&str>) -> Option<String> {
-    let rules = &state.engine.rules;
+    let rules = &state.engine().rules;
     site.and_then(|id| rules.sites.get(id))
         .map(|s| s.desk_phone.clone())
         .filter(|p| !p.is_empty())
         .or_else(|| {
             rules
                 .sites
-                .get(&state.engine.settings.desk.default_site)
+                .get(&state.engine().settings.desk.default_site)
                 .map(|s| s.desk_phone.clone())
                 .filter(|p| !p.is_empty())
         })
