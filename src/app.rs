@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::sync::{Notify, watch};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::channels::web::{self, WebState};
 use crate::config::Settings;
@@ -76,7 +76,22 @@ pub async fn serve(settings: Settings) -> ExitCode {
         .map(|a| a.to_string())
         .unwrap_or_default();
     // One recorder per process; a second `serve` in the same process (tests) goes without.
-    let prometheus = PrometheusBuilder::new().install_recorder().ok();
+    let prometheus = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("switchboard_ack_delivery_seconds".into()),
+            &[
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 3600.0,
+            ],
+        )
+        .and_then(|builder| builder.install_recorder())
+        .ok();
+    // Every series from the start, so dashboards and alerts see zeros, not gaps.
+    for result in ["ok", "failed"] {
+        metrics::counter!("switchboard_rule_reloads_total", "result" => result).absolute(0);
+    }
+    metrics::counter!("switchboard_sla_escalations_total").absolute(0);
+    metrics::counter!("switchboard_routing_no_candidate_total").absolute(0);
+    metrics::counter!("switchboard_routed_total", "how" => "live").absolute(0);
     let (stop, stopped) = watch::channel(false);
     let checkpoints = tokio::spawn(checkpoint_every_second(store.clone(), stopped.clone()));
     let wake_outbox = Arc::new(Notify::new());
@@ -215,6 +230,9 @@ async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
             metrics::gauge!("switchboard_queue_open_tickets", "priority" => priority.as_str())
                 .set(count as f64);
         }
+    }
+    if let Ok(overdue) = state.store.overdue_count(chrono::Utc::now()).await {
+        metrics::gauge!("switchboard_sla_breached_open_tickets").set(overdue as f64);
     }
     if let Ok(map) = state.connected.lock() {
         for (name, up) in map.iter() {

@@ -237,6 +237,10 @@ fn create(
         batch.event(ticket_id, now, "linked", None, &text, None);
     }
     if let Some(route) = route {
+        if route.agent.is_none() {
+            // Nobody fits now: it waits in the team queue for live routing.
+            metrics::counter!("switchboard_routing_no_candidate_total").increment(1);
+        }
         batch.route(
             ticket_id,
             now,

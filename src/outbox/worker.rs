@@ -152,7 +152,15 @@ pub async fn drain_once(
         let mut delivered = Vec::new();
         for (item, result) in results {
             match result {
-                Ok(()) => delivered.push(item.id),
+                Ok(()) => {
+                    if item.kind == "ack" {
+                        // From the request's arrival (the ack is queued in the same
+                        // transaction) to the SMTP server's acceptance.
+                        let waited = (Utc::now() - item.created_at).as_seconds_f64().max(0.0);
+                        metrics::histogram!("switchboard_ack_delivery_seconds").record(waited);
+                    }
+                    delivered.push(item.id);
+                }
                 Err(DeliveryError::Permanent(reason)) => {
                     tracing::warn!(outbox_id = %item.id, %reason, "Delivery failed for good.");
                     store.mark_attempt_failed(&item.id, &reason, None).await?;

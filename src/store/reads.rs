@@ -67,6 +67,8 @@ pub struct SuppressedEntry {
 pub struct OutboxItem {
     /// Id (file name).
     pub id: String,
+    /// `ack`, `notify`, `added` or `resolved`.
+    pub kind: String,
     /// Recipient.
     pub recipient: String,
     /// Formatted message.
@@ -203,7 +205,7 @@ impl Store {
     /// Messages due for delivery, oldest first.
     pub async fn due_outbox(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxItem>> {
         let rows = sqlx::query(
-            "SELECT id, recipient, body, attempts, created_at FROM outbox
+            "SELECT id, recipient, body, attempts, created_at, kind FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
         )
         .bind(time_text(now))
@@ -214,6 +216,7 @@ impl Store {
             .into_iter()
             .map(|r| OutboxItem {
                 id: r.get(0),
+                kind: r.get(5),
                 recipient: r.get(1),
                 body: r.get(2),
                 attempts: r.get(3),
@@ -261,6 +264,16 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Open tickets past their first-response due time.
+    pub async fn overdue_count(&self, now: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tickets WHERE status IN ('new', 'assigned', 'waiting') AND due_at < $1",
+        )
+        .bind(time_text(now))
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Counts of outbox rows by status.

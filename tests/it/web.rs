@@ -979,6 +979,28 @@ fn operators_see_readiness_and_metrics_that_move_with_traffic() {
             .contains("switchboard_queue_open_tickets{priority=\"high\"} 1")
     );
     assert!(after.body.contains("switchboard_outbox_messages{status="));
+    for series in [
+        "switchboard_rule_reloads_total{result=\"ok\"} 0",
+        "switchboard_rule_reloads_total{result=\"failed\"} 0",
+        "switchboard_sla_breached_open_tickets 0",
+        "switchboard_sla_escalations_total 0",
+        "switchboard_routing_no_candidate_total",
+        "switchboard_routed_total{how=\"live\"}",
+    ] {
+        assert!(after.body.contains(series), "{series} in\n{}", after.body);
+    }
+    // The acknowledgement's delivery time lands in a histogram once it is written out.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = get(&client, &served.url("/metrics")).body;
+        if metrics.contains("switchboard_ack_delivery_seconds_count 1")
+            && metrics.contains("switchboard_ack_delivery_seconds_bucket{le=\"0.5\"}")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no delivery time in\n{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // A mailbox that cannot connect makes the daemon not ready, and says which.
     let broken = Served::start_with_config(
