@@ -22,4 +22,5 @@ pub mod queue;
 pub mod rules;
 pub mod sla;
 pub mod staff;
+pub mod stats;
 pub mod store;

@@ -224,6 +224,7 @@ mod tests {
             requester: None,
             created_at: now - chrono::Duration::hours(hours_ago),
             due_at: now + chrono::Duration::hours(8),
+            access_token: String::new(),
         };
         // Low waited 49 h: two full 1-day targets, so it counts as high.
         let lines = order(

@@ -36,6 +36,9 @@ pub struct QueueEntry {
     pub created_at: DateTime<Utc>,
     /// First response due.
     pub due_at: DateTime<Utc>,
+    /// The status link's token (for the agent's link to the ticket's page; not in JSON).
+    #[serde(skip)]
+    pub access_token: String,
 }
 
 /// One suppressed input.
@@ -108,7 +111,7 @@ impl Store {
     pub async fn open_tickets(&self) -> Result<Vec<QueueEntry>> {
         let rows = sqlx::query(
             "SELECT number, status, priority, category, skills, site, agent_id, team, subject,
-                    requester_email, created_at, due_at
+                    requester_email, created_at, due_at, access_token
              FROM tickets WHERE status IN ('new', 'assigned', 'waiting') ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -128,6 +131,7 @@ impl Store {
                 requester: r.get(9),
                 created_at: parse_time(&r.get::<String, _>(10)),
                 due_at: parse_time(&r.get::<String, _>(11)),
+                access_token: r.get(12),
             })
             .collect())
     }
@@ -318,5 +322,47 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Every ticket created since `since`, as the desk's numbers see it.
+    pub async fn stats_tickets(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<crate::stats::TicketFacts>> {
+        let rows = sqlx::query(
+            "SELECT number, created_at, channel, site, category, priority, due_at, touched_at,
+                    resolved_at, rating
+             FROM tickets WHERE created_at >= $1 ORDER BY id",
+        )
+        .bind(time_text(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let time = |t: Option<String>| t.map(|t| parse_time(&t));
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let touched = time(r.get(7));
+                let resolved = time(r.get(8));
+                crate::stats::TicketFacts {
+                    ticket: format!("{prefix}-{}", r.get::<i64, _>(0)),
+                    created_at: parse_time(&r.get::<String, _>(1)),
+                    channel: r.get(2),
+                    site: r.get::<Option<String>, _>(3).unwrap_or_default(),
+                    category: r.get(4),
+                    priority: r.get(5),
+                    due_at: parse_time(&r.get::<String, _>(6)),
+                    // Taking it, or resolving it without taking it first, is the response.
+                    first_response_at: match (touched, resolved) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                    resolved_at: resolved,
+                    rating: r.get(9),
+                }
+            })
+            .collect())
     }
 }

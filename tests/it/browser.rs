@@ -347,3 +347,57 @@ fn in_chromium_a_requester_opens_the_status_link_and_rates() {
         "the click stored the rating"
     );
 }
+
+#[test]
+fn in_chromium_an_agent_takes_work_from_the_queue_and_resolves_it() {
+    if skip() {
+        return;
+    }
+    let served = Served::start();
+    let password = served.user("anna", "agent");
+    for n in 0..3 {
+        let created = crate::web::api_post(
+            &served.url("/api/v1/requests"),
+            None,
+            &json!({"name": format!("Jan {n}"), "email": format!("jan{n}@example.org"), "site": "warsaw",
+                    "subject": format!("Drukarka {n}"), "description": "Drukarka nie drukuje.", "urgency": "normal"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    // One that is not already hers (who gets what at intake depends on the hour in Warsaw).
+    let number = served.desk.query(
+        "SELECT number FROM tickets WHERE agent_id IS NULL OR agent_id != 'anna' ORDER BY id LIMIT 1",
+    )[0][0]
+        .clone();
+    let reference = format!("SD-{number}");
+    let driver = start_driver();
+    run(async {
+        let browser = browser(&driver).await;
+        let mut shots = Shots::new("agent-queue");
+        browser.goto(&served.url("/queue")).await.expect("queue");
+        fill(&browser, "#username", "anna").await;
+        fill(&browser, "#password", &password).await;
+        click(&browser, "form[action='/login'] button[type=submit]").await;
+        text_of(&browser, "#queue").await;
+        shots.take(&browser, "queue").await;
+        click(&browser, &format!("#take-{reference}")).await;
+        let yours = format!("{reference} is yours.");
+        let notice = text_when(&browser, "#notice", &yours).await;
+        assert!(notice.contains(&yours), "{notice}");
+        shots.take(&browser, "taken").await;
+        fill(&browser, &format!("#text-{reference}"), "Toner replaced.").await;
+        click(&browser, &format!("#resolve-{reference}")).await;
+        let notice = text_when(&browser, "#notice", &format!("{reference} is resolved")).await;
+        assert!(notice.contains("the requester has been told"), "{notice}");
+        browser.goto(&served.url("/stats")).await.expect("stats");
+        text_of(&browser, "#per-day").await;
+        shots.take(&browser, "stats").await;
+        browser.close().await.expect("close");
+    });
+    assert_eq!(
+        served.desk.query(&format!(
+            "SELECT status FROM tickets WHERE number = {number}"
+        ))[0][0],
+        "resolved"
+    );
+}

@@ -524,3 +524,58 @@ fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#x27;")
 }
+
+#[test]
+fn managers_see_the_numbers_as_charts_and_a_csv() {
+    let (desk, _rules) = small_desk();
+    let served = Served::start_on(desk, &[("SWITCHBOARD_WEB_RATE_LIMIT", "off")]);
+    let client = new_client();
+    assert_eq!(get(&client, &served.url("/stats")).status, 303);
+    let first = file(&served, 1, "normal");
+    file(&served, 2, "low");
+    file(&served, 3, "low");
+    let ana = served.token("ana-api", "agent");
+    let resolved = api_post(
+        &served.url(&format!("/api/v1/tickets/{first}/resolve")),
+        Some(&ana),
+        &json!({"text": "Done."}),
+    );
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    let token = served.desk.query(&format!(
+        "SELECT access_token FROM tickets WHERE number = {}",
+        &first[3..]
+    ))[0][0]
+        .clone();
+    get(&client, &served.url(&format!("/t/{token}/rate/4")));
+
+    let password = served.user("bo", "agent");
+    served.sign_in(&client, "bo", &password);
+    let page = get(&client, &served.url("/stats?days=7"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<p id=\"total\">Requests: 3</p>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<rect "), "a chart is drawn");
+    assert!(
+        page.body.contains("<td>3</td></tr>"),
+        "three requests that day: {}",
+        page.body
+    );
+    assert!(page.body.contains("Average rating: 4.0"), "{}", page.body);
+    let csv = get(&client, &served.url("/stats.csv?days=7"));
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", csv.body);
+    assert!(lines[0].starts_with("ticket,created_at,channel"));
+    let resolved_line = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{first},")))
+        .expect("its line");
+    assert!(
+        resolved_line.ends_with(",true,") || resolved_line.contains(",true,"),
+        "{resolved_line}"
+    );
+    assert!(resolved_line.ends_with(",4"), "{resolved_line}");
+}

@@ -7,13 +7,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{CookieJar, SignedCookieJar};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::{self, Staff};
-use super::{FormPage, WebState, form_page, language, message, refusal};
+use super::{FormPage, WebState, form_page, language, refusal};
 
 /// `?lang=`.
 #[derive(Debug, Default, Deserialize)]
@@ -30,16 +30,9 @@ pub(crate) struct DryRunForm {
     message: String,
 }
 
+/// The signed-in admin, else where to go instead.
 async fn admin(state: &WebState, signed: &SignedCookieJar, lang: &str) -> Result<Staff, Response> {
-    match guard::staff(state, signed).await {
-        Some(staff) if staff.role == "admin" => Ok(staff),
-        Some(_) => {
-            let heading = state.strings.text(lang, "forbidden_title", &[]);
-            let text = state.strings.text(lang, "forbidden_text", &[]);
-            Err(message(state, lang, StatusCode::FORBIDDEN, &heading, &text))
-        }
-        None => Err(Redirect::to("/login?next=/admin/rules").into_response()),
-    }
+    super::signed_in(state, signed, lang, Staff::is_admin, "/admin/rules").await
 }
 
 /// What the page and `GET /api/v1/admin/rules` say about the live rules.

@@ -16,9 +16,7 @@ use serde_json::{Value, json};
 
 use super::guard::Staff;
 use super::submission::{self, CallFields, Problems, Submission};
-use super::{
-    FormPage, WebState, filed_ticket, form_page, guard, language, message, refusal, words,
-};
+use super::{FormPage, WebState, filed_ticket, form_page, guard, language, refusal, words};
 use crate::domain::{Channel, TicketRef};
 use crate::ingest::OutcomeKind;
 
@@ -76,15 +74,7 @@ async fn receptionist(
     signed: &SignedCookieJar,
     lang: &str,
 ) -> Result<Staff, Response> {
-    match guard::staff(state, signed).await {
-        Some(staff) if staff.takes_calls() => Ok(staff),
-        Some(_) => {
-            let heading = state.strings.text(lang, "forbidden_title", &[]);
-            let text = state.strings.text(lang, "forbidden_text", &[]);
-            Err(message(state, lang, StatusCode::FORBIDDEN, &heading, &text))
-        }
-        None => Err(Redirect::to("/login?next=/calls").into_response()),
-    }
+    super::signed_in(state, signed, lang, Staff::takes_calls, "/calls").await
 }
 
 struct View<'a> {

@@ -37,6 +37,11 @@ impl Staff {
     pub fn works_tickets(&self) -> bool {
         matches!(self.role.as_str(), "agent" | "admin")
     }
+
+    /// Whether this is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
 }
 
 /// Random bytes as lowercase hex.

@@ -10,6 +10,7 @@ mod login;
 mod pages;
 mod queue;
 pub mod render;
+mod stats;
 mod status;
 pub mod submission;
 mod words;
@@ -147,6 +148,8 @@ pub fn router(state: WebState) -> Router {
         .route("/calls/lookup", get(calls::lookup))
         .route("/queue", get(queue::page).post(queue::act))
         .route("/admin/rules", get(admin::page).post(admin::test))
+        .route("/stats", get(stats::page))
+        .route("/stats.csv", get(stats::export))
         .route("/api/v1/admin/rules", get(admin::api_status))
         .route("/api/v1/admin/rules/test", post(admin::api_test))
         .route("/t/{token}", get(status::page))
@@ -318,6 +321,26 @@ pub(crate) fn form_page(
     let (jar, csrf) = guard::issue_csrf(state, jar);
     let data = page_data(state, lang, form.title, &csrf, form.staff, form.page);
     (jar, html(state, form.status, form.template, &data)).into_response()
+}
+
+/// The signed-in staff member when their role is `allowed`; else a "not for you" page
+/// (signed in with another role) or the sign-in page, coming back to `next` afterwards.
+pub(crate) async fn signed_in(
+    state: &WebState,
+    signed: &axum_extra::extract::cookie::SignedCookieJar,
+    lang: &str,
+    allowed: fn(&Staff) -> bool,
+    next: &str,
+) -> Result<Staff, Response> {
+    match guard::staff(state, signed).await {
+        Some(staff) if allowed(&staff) => Ok(staff),
+        Some(_) => {
+            let heading = state.strings.text(lang, "forbidden_title", &[]);
+            let text = state.strings.text(lang, "forbidden_text", &[]);
+            Err(message(state, lang, StatusCode::FORBIDDEN, &heading, &text))
+        }
+        None => Err(axum::response::Redirect::to(&format!("/login?next={next}")).into_response()),
+    }
 }
 
 /// A refusal page whose heading and text are one message (rate limit, CSRF, unavailable).

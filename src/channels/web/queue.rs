@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::guard::{self, Staff};
 use super::work::{self, Action, Refused};
-use super::{FormPage, WebState, form_page, language, message, refusal};
+use super::{FormPage, WebState, form_page, language, refusal};
 use crate::domain::{Priority, TicketRef};
 use crate::queue::{Filter, Sla};
 
@@ -46,15 +46,7 @@ pub(crate) struct QueueForm {
 
 /// The signed-in agent (or admin), else where to go instead.
 async fn worker(state: &WebState, signed: &SignedCookieJar, lang: &str) -> Result<Staff, Response> {
-    match guard::staff(state, signed).await {
-        Some(staff) if staff.works_tickets() => Ok(staff),
-        Some(_) => {
-            let heading = state.strings.text(lang, "forbidden_title", &[]);
-            let text = state.strings.text(lang, "forbidden_text", &[]);
-            Err(message(state, lang, StatusCode::FORBIDDEN, &heading, &text))
-        }
-        None => Err(Redirect::to("/login?next=/queue").into_response()),
-    }
+    super::signed_in(state, signed, lang, Staff::works_tickets, "/queue").await
 }
 
 /// `GET /queue`.
@@ -228,7 +220,7 @@ async fn render(
                 "due": due,
                 "sla": line.sla,
                 "warning": warning,
-                "status_url": format!("/api/v1/tickets/{}", line.ticket),
+                "status_url": format!("/t/{}", entry.access_token),
             })
         })
         .collect();

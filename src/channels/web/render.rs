@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::i18n::Strings;
 
 /// Page templates (the layout is a partial every page wraps itself in).
-const PAGES: [(&str, &str); 10] = [
+const PAGES: [(&str, &str); 11] = [
     ("layout", include_str!("../../../templates/web/layout.hbs")),
     ("home", include_str!("../../../templates/web/home.hbs")),
     (
@@ -30,6 +30,7 @@ const PAGES: [(&str, &str); 10] = [
         "admin_rules",
         include_str!("../../../templates/web/admin_rules.hbs"),
     ),
+    ("stats", include_str!("../../../templates/web/stats.hbs")),
     ("login", include_str!("../../../templates/web/login.hbs")),
     (
         "message",
