@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 use crate::domain::{Priority, TicketRef};
 use crate::engine::{Engine, LiveEngine};
 use crate::outbox::compose::{self, EscalatedData, Sender};
 use crate::outbox::notify::{Assignment, notification};
-use crate::pipeline::route::route;
+use crate::pipeline::route::{anyone_free, route};
 use crate::promise::{Style, promise};
 use crate::queue::{Sla, effective_priority, sla_state};
 use crate::rules::Classification;
@@ -63,18 +64,22 @@ pub async fn route_waiting(
     store: &Store,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
+    let rules = &engine.rules;
+    let mut states = store.agent_states().await?;
+    // At night or with everyone full there is nothing to do: skip reading the waiting queue.
+    if !anyone_free(rules, &states, now) {
+        return Ok(0);
+    }
     let mut waiting = store.waiting().await?;
     if waiting.is_empty() {
         return Ok(0);
     }
-    let rules = &engine.rules;
     let prefix = &engine.settings.desk.ticket_prefix;
     let base = |p: &str| Priority::parse(p).unwrap_or(Priority::Normal);
     waiting.sort_by_key(|t| {
         let effective = effective_priority(rules, base(&t.priority), t.created_at, now);
         (std::cmp::Reverse(effective.rank()), t.due_at, t.id)
     });
-    let mut states = store.agent_states().await?;
     let mut routed = 0;
     for ticket in &waiting {
         let classification = Classification::of_ticket(
@@ -123,6 +128,7 @@ pub async fn route_waiting(
                 false,
                 now,
             )
+            .instrument(tracing::info_span!("live-routing", ticket = %reference))
             .await?;
         if assigned {
             let state = states.entry(agent.id.clone()).or_default();
@@ -204,6 +210,7 @@ pub async fn escalate(
         });
         if store
             .escalate(ticket.id, raised.as_str(), &reason, message.as_ref(), now)
+            .instrument(tracing::info_span!("escalation", ticket = %reference))
             .await?
         {
             escalated += 1;

@@ -7,3 +7,8 @@ ALTER TABLE tickets ADD COLUMN escalated_at TEXT;
 
 -- Waiting tickets (nobody assigned), looked at by live routing every few seconds.
 CREATE INDEX tickets_waiting ON tickets (status) WHERE agent_id IS NULL;
+
+-- Open tickets not yet escalated, by due time: live routing looks for those near their due
+-- time every few seconds.
+CREATE INDEX tickets_due_unescalated ON tickets (due_at)
+    WHERE escalated_at IS NULL AND status IN ('new', 'assigned', 'waiting');

@@ -35,6 +35,17 @@ pub async fn dry_run(
             })));
         }
     };
+    dry_run_intake(engine, store, intake).await
+}
+
+/// Analyzes one intake already built (a call or a form, as the admin page fills it in).
+pub async fn dry_run_intake(
+    engine: &Engine,
+    store: Option<&Store>,
+    intake: crate::intake::Intake,
+) -> Result<DryRun, StoreError> {
+    let settings = &engine.settings;
+    let now = Utc::now();
     let (facts, next_number) = match store {
         Some(store) => {
             let mut conn = store.pool().acquire().await?;

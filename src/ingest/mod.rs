@@ -8,7 +8,7 @@ mod persist;
 mod raw_copy;
 mod writer;
 
-pub use dry_run::{DryRun, dry_run};
+pub use dry_run::{DryRun, dry_run, dry_run_intake};
 pub use raw_copy::redacted_copy;
 pub use writer::Writer;
 

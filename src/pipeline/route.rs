@@ -32,6 +32,30 @@ pub struct Route {
     pub reason: String,
 }
 
+/// Whether an agent can take work now: present, at work by their home site's clock, and
+/// under capacity.
+fn free_now(rules: &RuleSet, agent: &Agent, state: &AgentState, now: DateTime<Utc>) -> bool {
+    !state.away && at_work(rules, agent, now) && state.open < agent.capacity
+}
+
+/// Whether it is working time at the agent's home site (an agent without one always is).
+fn at_work(rules: &RuleSet, agent: &Agent, now: DateTime<Utc>) -> bool {
+    agent
+        .sites
+        .first()
+        .and_then(|home| rules.sites.get(home))
+        .is_none_or(|home| home.calendar.is_open(now))
+}
+
+/// Whether anyone at all could take work now (live routing skips its round when nobody can).
+pub fn anyone_free(rules: &RuleSet, states: &AgentStates, now: DateTime<Utc>) -> bool {
+    let default_state = AgentState::default();
+    rules
+        .agents
+        .iter()
+        .any(|a| free_now(rules, a, states.get(&a.id).unwrap_or(&default_state), now))
+}
+
 /// Chooses an agent for a classified request.
 pub fn route(
     rules: &RuleSet,
@@ -80,12 +104,7 @@ pub fn route(
             away += 1;
             continue;
         }
-        let at_work = agent
-            .sites
-            .first()
-            .and_then(|home| rules.sites.get(home))
-            .is_none_or(|home| home.calendar.is_open(now));
-        if !at_work {
+        if !at_work(rules, agent, now) {
             off_hours += 1;
             continue;
         }

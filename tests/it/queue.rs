@@ -515,6 +515,52 @@ fn the_admin_dry_run_and_rules_test_json_agree() {
             "{name}"
         );
     }
+    // A call, filled in as the receptionist would log it, is judged the same way.
+    let page = get(&client, &served.url("/admin/rules"));
+    let call = post_form(
+        &client,
+        &served.url("/admin/rules"),
+        &[
+            ("csrf", &page.csrf()),
+            ("kind", "call"),
+            ("caller_name", "Marek Wiśniewski"),
+            ("phone", "22 555 01 23"),
+            ("site", "warsaw"),
+            ("summary", "Cały dział bez internetu"),
+            ("details", "Od rana nikt w dziale nie może pracować."),
+            ("urgency", "normal"),
+        ],
+    );
+    assert_eq!(call.status, 200, "{}", call.body);
+    assert!(
+        call.body.contains("<dd id=\"priority\">critical</dd>"),
+        "{}",
+        call.body
+    );
+    assert!(
+        call.body.contains("&quot;channel&quot;: &quot;call&quot;"),
+        "{}",
+        call.body
+    );
+    let page = get(&client, &served.url("/admin/rules"));
+    let unreachable = post_form(
+        &client,
+        &served.url("/admin/rules"),
+        &[
+            ("csrf", &page.csrf()),
+            ("kind", "call"),
+            ("caller_name", "Marek"),
+            ("site", "warsaw"),
+            ("summary", "Printer"),
+            ("urgency", "normal"),
+        ],
+    );
+    assert!(
+        unreachable.body.contains("id=\"dry-problem\""),
+        "{}",
+        unreachable.body
+    );
+    assert_eq!(served.desk.ticket_count(), 0, "a dry run stores nothing");
 }
 
 fn html_escape(text: &str) -> String {

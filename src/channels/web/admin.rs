@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::{self, Staff};
+use super::submission::{self, CallFields, Problems, Submission};
 use super::{FormPage, WebState, form_page, language, refusal};
+use crate::domain::Channel;
 
 /// `?lang=`.
 #[derive(Debug, Default, Deserialize)]
@@ -21,13 +23,21 @@ pub(crate) struct AdminQuery {
     lang: Option<String>,
 }
 
-/// The dry-run box.
+/// The dry-run boxes: a pasted message, or a call as the receptionist would log it.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct DryRunForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
+    /// `message` or `call`.
+    kind: String,
     message: String,
+    caller_name: String,
+    phone: String,
+    email: String,
+    site: String,
+    summary: String,
+    details: String,
+    urgency: String,
 }
 
 /// The signed-in admin, else where to go instead.
@@ -68,7 +78,67 @@ pub(crate) async fn page(
         Ok(staff) => staff,
         Err(response) => return (jar, response).into_response(),
     };
-    render(&state, jar, &lang, &staff, "", None)
+    render(&state, jar, &lang, &staff, &DryRunForm::default(), None)
+}
+
+/// The dry run of a call filled in on the page: checked like the call form, then judged by
+/// the live rules like a logged call (nothing is stored).
+async fn call_dry_run(state: &WebState, lang: &str, form: &DryRunForm) -> Result<Value, String> {
+    let engine = state.engine();
+    let mut problems = Problems::new();
+    let fields = CallFields {
+        caller_name: &form.caller_name,
+        phone: &form.phone,
+        email: &form.email,
+        site: &form.site,
+        summary: &form.summary,
+        details: &form.details,
+        best_time: "",
+        urgency: &form.urgency,
+    };
+    let checked = submission::check_call(
+        &mut problems,
+        fields,
+        &engine.rules,
+        state.region(&form.site),
+    );
+    let (Some(urgency), true) = (checked.urgency, problems.is_empty()) else {
+        let said: Vec<String> = problems
+            .iter()
+            .map(|(field, problem)| {
+                format!("{field}: {}", super::words::problem(state, lang, problem))
+            })
+            .collect();
+        return Err(said.join("; "));
+    };
+    let description = if checked.details.is_empty() {
+        checked.summary.clone()
+    } else {
+        checked.details.clone()
+    };
+    let call = Submission {
+        channel: Channel::Call,
+        name: checked.caller_name,
+        email: checked.email,
+        phone: checked.phone,
+        site: checked.site,
+        subject: checked.summary,
+        description,
+        urgency,
+        callback: None,
+        ticket: None,
+        attachment: None,
+        page_language: None,
+        source_key: "dry-run".to_owned(),
+    };
+    let intake = call
+        .into_input(chrono::Utc::now())
+        .intake
+        .ok_or_else(|| "the call could not be read".to_owned())?;
+    crate::ingest::dry_run_intake(&engine, Some(&state.store), *intake)
+        .await
+        .map(|run| run.0)
+        .map_err(|e| e.to_string())
 }
 
 /// `POST /admin/rules`: the dry run of the pasted message.
@@ -87,6 +157,12 @@ pub(crate) async fn test(
     if guard::check_csrf(&state, &jar, &form.csrf).is_none() {
         return refusal(&state, &lang, StatusCode::FORBIDDEN, "err_csrf");
     }
+    if form.kind == "call" {
+        return match call_dry_run(&state, &lang, &form).await {
+            Ok(result) => render(&state, jar, &lang, &staff, &form, Some(result)),
+            Err(problem) => render_problem(&state, jar, &lang, &staff, &form, problem),
+        };
+    }
     // A pasted message has the browser's line ends; a bare text is taken as the body.
     let raw = if form.message.contains(':')
         && form.message.lines().next().is_some_and(|l| l.contains(':'))
@@ -99,7 +175,7 @@ pub(crate) async fn test(
         )
     };
     match dry_run(&state, raw.as_bytes()).await {
-        Ok(result) => render(&state, jar, &lang, &staff, &form.message, Some(result)),
+        Ok(result) => render(&state, jar, &lang, &staff, &form, Some(result)),
         Err(e) => {
             tracing::warn!(error = %e, "A dry run could not read the database.");
             refusal(
@@ -112,21 +188,54 @@ pub(crate) async fn test(
     }
 }
 
+fn render_problem(
+    state: &WebState,
+    jar: CookieJar,
+    lang: &str,
+    staff: &Staff,
+    form: &DryRunForm,
+    problem: String,
+) -> Response {
+    render_with(state, jar, lang, staff, form, None, Some(problem))
+}
+
 fn render(
     state: &WebState,
     jar: CookieJar,
     lang: &str,
     staff: &Staff,
-    pasted: &str,
+    form: &DryRunForm,
     result: Option<Value>,
+) -> Response {
+    render_with(state, jar, lang, staff, form, result, None)
+}
+
+fn render_with(
+    state: &WebState,
+    jar: CookieJar,
+    lang: &str,
+    staff: &Staff,
+    form: &DryRunForm,
+    result: Option<Value>,
+    problem: Option<String>,
 ) -> Response {
     let status = rules_status(state);
     let pretty = result
         .as_ref()
         .and_then(|r| serde_json::to_string_pretty(r).ok());
+    let engine = state.engine();
+    let mut sites: Vec<_> = engine.rules.sites.values().collect();
+    sites.sort_by(|a, b| a.name.cmp(&b.name));
     let page = json!({
         "status": status,
-        "pasted": pasted,
+        "pasted": form.message,
+        "call": {
+            "caller_name": form.caller_name, "phone": form.phone, "email": form.email,
+            "summary": form.summary, "details": form.details,
+        },
+        "sites": sites.iter().map(|s| json!({"id": s.id, "name": s.name, "selected": s.id == form.site})).collect::<Vec<_>>(),
+        "urgencies": super::words::urgencies(state, lang, &form.urgency),
+        "problem": problem,
         "result": result,
         "result_json": pretty,
     });

@@ -3,6 +3,7 @@
 //! an agent or a ticket.
 
 use chrono::Utc;
+use tracing::Instrument;
 
 use super::WebState;
 use super::guard::Staff;
@@ -65,6 +66,21 @@ impl From<StoreError> for Refused {
 
 /// Does `action` on `ticket` for `staff`.
 pub(crate) async fn act(
+    state: &WebState,
+    staff: &Staff,
+    ticket: &TicketDetail,
+    action: Action,
+) -> Result<(), Refused> {
+    let reference = format!(
+        "{}-{}",
+        state.engine().settings.desk.ticket_prefix,
+        ticket.number
+    );
+    let span = tracing::info_span!("agent-action", ticket = %reference, by = %staff.name);
+    act_on(state, staff, ticket, action).instrument(span).await
+}
+
+async fn act_on(
     state: &WebState,
     staff: &Staff,
     ticket: &TicketDetail,
