@@ -102,7 +102,7 @@ impl Transport {
 }
 
 /// Messages handed to the transport at once (SMTP connections are pooled up to this).
-const CONCURRENCY: usize = 16;
+pub const CONCURRENCY: usize = 16;
 
 /// Back-off after `attempts` failures: `base` doubling, at most an hour.
 pub fn backoff(attempts: i64, base: Duration) -> Duration {
@@ -120,6 +120,68 @@ pub struct Retry {
     pub give_up_after: Duration,
 }
 
+/// Delivered messages are marked sent in groups of this many (one commit each).
+pub const MARK_EVERY: usize = 8;
+
+/// What one round of delivery has done so far.
+#[derive(Default)]
+struct Round {
+    delivered: Vec<String>,
+    temporary_failures: usize,
+}
+
+impl Round {
+    /// Records one message's result: delivered (to be marked), failed for good, or retried.
+    async fn record(
+        &mut self,
+        store: &Store,
+        item: OutboxItem,
+        result: Result<(), DeliveryError>,
+        retry: Retry,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match result {
+            Ok(()) => {
+                if item.kind == "ack" {
+                    // From the request's arrival (the ack is queued in the same
+                    // transaction) to the SMTP server's acceptance.
+                    let waited = (Utc::now() - item.created_at).as_seconds_f64().max(0.0);
+                    metrics::histogram!("switchboard_ack_delivery_seconds").record(waited);
+                }
+                self.delivered.push(item.id);
+            }
+            Err(DeliveryError::Permanent(reason)) => {
+                tracing::warn!(outbox_id = %item.id, %reason, "Delivery failed for good.");
+                store.mark_attempt_failed(&item.id, &reason, None).await?;
+            }
+            Err(DeliveryError::Temporary(reason)) => {
+                self.temporary_failures += 1;
+                let next = now
+                    + chrono::Duration::from_std(backoff(item.attempts, retry.base))
+                        .unwrap_or_default();
+                let expires = item.created_at
+                    + chrono::Duration::from_std(retry.give_up_after).unwrap_or_default();
+                let retry_at = (next < expires).then_some(next);
+                tracing::warn!(outbox_id = %item.id, %reason, retry = retry_at.is_some(), "Delivery failed.");
+                store
+                    .mark_attempt_failed(&item.id, &reason, retry_at)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks what was delivered as sent, in one statement.
+    async fn mark(&mut self, store: &Store) -> Result<usize, StoreError> {
+        let count = self.delivered.len();
+        if count > 0 {
+            store.mark_sent(&self.delivered, Utc::now()).await?;
+            self.delivered.clear();
+        }
+        Ok(count)
+    }
+}
+
 /// Delivers everything due now; returns how many were sent.
 pub async fn drain_once(
     store: &Store,
@@ -135,54 +197,32 @@ pub async fn drain_once(
             return Ok(sent);
         }
         let batch = due.len();
-        let results: Vec<(OutboxItem, Result<(), DeliveryError>)> = match transport {
-            Transport::File(files) => files.deliver_all(due).await,
+        let mut round = Round::default();
+        match transport {
+            Transport::File(files) => {
+                for (item, result) in files.deliver_all(due).await {
+                    round.record(store, item, result, retry, now).await?;
+                }
+            }
             Transport::Smtp(smtp) => {
-                futures::stream::iter(due)
+                let mut results = futures::stream::iter(due)
                     .map(|item| async move {
                         let result = smtp.deliver(&item.recipient, &item.body).await;
                         (item, result)
                     })
-                    .buffer_unordered(CONCURRENCY)
-                    .collect()
-                    .await
-            }
-        };
-        let mut temporary_failures = 0;
-        let mut delivered = Vec::new();
-        for (item, result) in results {
-            match result {
-                Ok(()) => {
-                    if item.kind == "ack" {
-                        // From the request's arrival (the ack is queued in the same
-                        // transaction) to the SMTP server's acceptance.
-                        let waited = (Utc::now() - item.created_at).as_seconds_f64().max(0.0);
-                        metrics::histogram!("switchboard_ack_delivery_seconds").record(waited);
+                    .buffer_unordered(CONCURRENCY);
+                while let Some((item, result)) = results.next().await {
+                    round.record(store, item, result, retry, now).await?;
+                    // Marked in small groups as they are accepted: a crash re-sends at most
+                    // the messages handed over and not yet marked, never a whole round.
+                    if round.delivered.len() >= MARK_EVERY {
+                        sent += round.mark(store).await?;
                     }
-                    delivered.push(item.id);
-                }
-                Err(DeliveryError::Permanent(reason)) => {
-                    tracing::warn!(outbox_id = %item.id, %reason, "Delivery failed for good.");
-                    store.mark_attempt_failed(&item.id, &reason, None).await?;
-                }
-                Err(DeliveryError::Temporary(reason)) => {
-                    temporary_failures += 1;
-                    let next = now
-                        + chrono::Duration::from_std(backoff(item.attempts, retry.base))
-                            .unwrap_or_default();
-                    let expires = item.created_at
-                        + chrono::Duration::from_std(retry.give_up_after).unwrap_or_default();
-                    let retry_at = (next < expires).then_some(next);
-                    tracing::warn!(outbox_id = %item.id, %reason, retry = retry_at.is_some(), "Delivery failed.");
-                    store
-                        .mark_attempt_failed(&item.id, &reason, retry_at)
-                        .await?;
                 }
             }
         }
-        // One statement (one commit) for the whole round, not one per message.
-        store.mark_sent(&delivered, Utc::now()).await?;
-        sent += delivered.len();
+        sent += round.mark(store).await?;
+        let temporary_failures = round.temporary_failures;
         if batch < 200 || temporary_failures > 0 {
             return Ok(sent);
         }

@@ -103,23 +103,39 @@ impl MailEnv {
 
     /// Stops and starts Dovecot (the IMAP server restarts under a connected daemon).
     pub(crate) fn restart_dovecot(&self) {
-        let dir = PathBuf::from(self.var("SWITCHBOARD_TEST_MAIL_DIR"));
-        let config = dir.join("dovecot/dovecot.conf");
-        // Dovecot keeps running after this: none of it may hold the test's output pipes.
-        let run = |program: &str, args: &[&std::ffi::OsStr]| {
-            Command::new(program)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-        };
-        let _ = run(
+        self.stop_dovecot();
+        self.start_dovecot();
+    }
+
+    /// Recreates the support INBOX as a server would: Dovecot stopped, the mailbox's UID
+    /// list and indexes removed, Dovecot started again — it then gives the INBOX a new
+    /// UIDVALIDITY and new UIDs for the same messages.
+    pub(crate) fn recreate_inbox(&self) {
+        self.stop_dovecot();
+        let maildir = PathBuf::from(self.var("SUPPORT_MAILDIR"));
+        for entry in std::fs::read_dir(&maildir).expect("maildir").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("dovecot") && entry.path().is_file() {
+                std::fs::remove_file(entry.path()).expect("remove Dovecot's mailbox state");
+            }
+        }
+        // Dovecot makes a new UIDVALIDITY from the clock, in seconds.
+        std::thread::sleep(Duration::from_millis(1100));
+        self.start_dovecot();
+    }
+
+    fn dovecot_config(&self) -> PathBuf {
+        PathBuf::from(self.var("SWITCHBOARD_TEST_MAIL_DIR")).join("dovecot/dovecot.conf")
+    }
+
+    fn stop_dovecot(&self) {
+        let config = self.dovecot_config();
+        let _ = quiet(
             "doveadm",
             &["-c".as_ref(), config.as_os_str(), "stop".as_ref()],
         );
         // Sessions outlive Dovecot's master process: end them too, as a crash would.
-        let _ = run(
+        let _ = quiet(
             "pkill",
             &["-KILL".as_ref(), "-u".as_ref(), "vmail".as_ref()],
         );
@@ -129,7 +145,12 @@ impl MailEnv {
         {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let status = run("dovecot", &["-c".as_ref(), config.as_os_str()]).expect("start dovecot");
+    }
+
+    fn start_dovecot(&self) {
+        let config = self.dovecot_config();
+        let started = Instant::now();
+        let status = quiet("dovecot", &["-c".as_ref(), config.as_os_str()]).expect("start dovecot");
         assert!(status.success(), "dovecot did not start again");
         while TcpStream::connect(("127.0.0.1", self.port("IMAP_PORT"))).is_err() {
             assert!(
@@ -448,4 +469,15 @@ pub(crate) fn header(message: &str, name: &str) -> Option<String> {
         }
     }
     value
+}
+
+/// Runs a program with no output; Dovecot keeps running after it, so none of it may hold
+/// the test's output pipes.
+fn quiet(program: &str, args: &[&std::ffi::OsStr]) -> std::io::Result<std::process::ExitStatus> {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
 }
