@@ -52,9 +52,10 @@ fn a_mailed_request_is_acknowledged_through_the_real_servers_without_polling() {
     );
     assert!(header(ack, "Message-ID").unwrap().starts_with("<SD-1000."));
     // The original left the inbox for the processed folder, after the commit. Dovecot's
-    // maildir MOVE links the copy before it unlinks the original, so wait for both ends.
+    // maildir MOVE links the copy before it unlinks the original, and later renames it from
+    // new/ to cur/ (a listing can see it in both for an instant): wait for the settled state.
     let started = Instant::now();
-    while (env.support_folder(".Processed").is_empty() || !env.support_folder("").is_empty())
+    while (env.support_folder(".Processed").len() != 1 || !env.support_folder("").is_empty())
         && started.elapsed() < WAIT
     {
         std::thread::sleep(Duration::from_millis(20));

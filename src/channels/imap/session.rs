@@ -14,8 +14,17 @@ use super::connect::{ImapSession, connect, timed};
 use super::{ImapError, MailboxTask};
 use crate::ingest::{Input, Outcome, OutcomeKind, commit_batch, prepare_batch};
 
-/// Messages fetched and committed at a time: memory stays flat whatever the backlog.
+/// At most this many messages are committed at a time: memory stays flat whatever the
+/// backlog. (1,000 a batch measured no faster than 200 against Dovecot, with twice the
+/// memory.)
 const BATCH: usize = 200;
+
+/// A batch is committed early once it holds this many bytes...
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// ... checked after each fetch of this many messages: at most BATCH_BYTES plus one slice
+/// is held at once.
+const SLICE: usize = 50;
 
 /// Serves the mailbox until shutdown (Ok) or a failure (Err: the caller reconnects).
 pub(super) async fn serve(
@@ -110,33 +119,64 @@ async fn take_new(
             return Ok(());
         }
         uids.sort_unstable();
-        for chunk in uids.chunks(BATCH) {
-            let messages = fetch(session, chunk).await?;
-            let fetched: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
-            let inputs: Vec<Input> = messages
-                .into_iter()
-                .map(|(uid, raw)| {
-                    let key = format!("imap:{}:{uidvalidity}:{uid}", mailbox.name);
-                    Input::raw(raw, Some(key), chrono::Utc::now())
-                })
-                .collect();
-            let engine = task.live.current();
-            let prepared = prepare_batch(&engine, inputs);
-            let outcomes = commit_batch(&engine, &task.store, &prepared).await?;
-            task.wake_outbox.notify_one();
-            // Only now, with the batch committed, is the server told.
-            after_commit(task, session, &fetched, &outcomes, can_move).await?;
-            if let Some(&highest) = chunk.last() {
-                task.store
-                    .set_cursor(&mailbox.name, uidvalidity, highest)
+        for window in uids.chunks(BATCH) {
+            // Fetched a slice at a time; once the batch holds BATCH_BYTES it is committed, so
+            // a run of large messages never piles up in memory.
+            let mut pending: Vec<(u32, Vec<u8>)> = Vec::new();
+            let mut bytes = 0usize;
+            for slice in window.chunks(SLICE) {
+                let messages = fetch(session, slice).await?;
+                bytes += messages.iter().map(|(_, raw)| raw.len()).sum::<usize>();
+                pending.extend(messages);
+                let highest = slice.last().copied().unwrap_or(last);
+                if bytes >= BATCH_BYTES || highest == window.last().copied().unwrap_or(last) {
+                    take(
+                        task,
+                        session,
+                        uidvalidity,
+                        std::mem::take(&mut pending),
+                        can_move,
+                    )
                     .await?;
-                last = highest;
-            }
-            for outcome in &outcomes {
-                tracing::debug!(mailbox = %mailbox.name, outcome = outcome.outcome.as_str(), ticket = ?outcome.ticket, "Message taken.");
+                    bytes = 0;
+                    // Every UID up to here was fetched and its outcome committed.
+                    task.store
+                        .set_cursor(&mailbox.name, uidvalidity, highest)
+                        .await?;
+                    last = highest;
+                }
             }
         }
     }
+}
+
+/// Commits one batch of fetched messages, then tells the server (after-ingest action).
+async fn take(
+    task: &MailboxTask,
+    session: &mut ImapSession,
+    uidvalidity: u32,
+    messages: Vec<(u32, Vec<u8>)>,
+    can_move: bool,
+) -> Result<(), ImapError> {
+    let mailbox = &task.mailbox;
+    let fetched: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
+    let inputs: Vec<Input> = messages
+        .into_iter()
+        .map(|(uid, raw)| {
+            let key = format!("imap:{}:{uidvalidity}:{uid}", mailbox.name);
+            Input::raw(raw, Some(key), chrono::Utc::now())
+        })
+        .collect();
+    let engine = task.live.current();
+    let prepared = prepare_batch(&engine, inputs);
+    let outcomes = commit_batch(&engine, &task.store, &prepared).await?;
+    task.wake_outbox.notify_one();
+    // Only now, with the batch committed, is the server told.
+    after_commit(task, session, &fetched, &outcomes, can_move).await?;
+    for outcome in &outcomes {
+        tracing::debug!(mailbox = %mailbox.name, outcome = outcome.outcome.as_str(), ticket = ?outcome.ticket, "Message taken.");
+    }
+    Ok(())
 }
 
 async fn fetch(session: &mut ImapSession, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
