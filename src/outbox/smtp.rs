@@ -71,7 +71,7 @@ impl SmtpTransport {
             .port(port)
             .tls(tls)
             .timeout(Some(Duration::from_secs(30)))
-            .pool_config(PoolConfig::new().max_size(16));
+            .pool_config(PoolConfig::new().max_size(32));
         if !outbound.smtp_username.is_empty() {
             let password = std::env::var(&outbound.smtp_password_env).map_err(|_| {
                 format!(
