@@ -406,10 +406,6 @@ pub(crate) async fn resolve(
             Err(response) => return *response,
         }
     };
-    let ticket = match ticket_named(&state, &reference).await {
-        Ok(ticket) => ticket,
-        Err(response) => return *response,
-    };
     let mut problems = Problems::new();
     let text = submission::text(&mut problems, "text", &body.text, max::TEXT, false);
     if !problems.is_empty() {
@@ -418,7 +414,6 @@ pub(crate) async fn resolve(
     acted(
         &state,
         &staff,
-        &ticket,
         &reference,
         Action::Resolve { text },
         "resolved",
@@ -450,16 +445,20 @@ async fn ticket_named(state: &WebState, reference: &str) -> Result<TicketDetail,
     }
 }
 
-/// Does an agent's action and answers with the ticket's new state, or why not.
+/// Finds the ticket a path names, does an agent's action on it, and answers with its new
+/// state, or why not.
 async fn acted(
     state: &WebState,
     staff: &Staff,
-    ticket: &TicketDetail,
     reference: &str,
     action: Action,
     status: &str,
 ) -> Response {
-    match work::act(state, staff, ticket, action).await {
+    let ticket = match ticket_named(state, reference).await {
+        Ok(ticket) => ticket,
+        Err(response) => return *response,
+    };
+    match work::act(state, staff, &ticket, action).await {
         Ok(()) => Json(json!({"ticket": reference, "status": status})).into_response(),
         Err(refused) => refused_response(&refused),
     }
@@ -487,26 +486,10 @@ pub(crate) async fn queue(
         Err(response) => return *response,
     };
     filter.agent = Some(staff.name);
-    match queue_lines(&state, &filter).await {
+    match work::queue_lines(&state, &filter).await {
         Ok(lines) => Json(json!({ "tickets": lines })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
     }
-}
-
-/// Open tickets passing `filter`, in queue order.
-pub(crate) async fn queue_lines(
-    state: &WebState,
-    filter: &Filter,
-) -> Result<Vec<crate::queue::QueueLine>, crate::store::StoreError> {
-    let engine = state.engine();
-    let entries = state.store.open_tickets().await?;
-    let kept = entries.into_iter().filter(|e| filter.keeps(e)).collect();
-    Ok(crate::queue::order(
-        &engine.rules,
-        &engine.settings.desk.ticket_prefix,
-        kept,
-        Utc::now(),
-    ))
 }
 
 /// `POST /api/v1/tickets/{ref}/take`: the token's agent takes it.
@@ -519,19 +502,7 @@ pub(crate) async fn take(
         Ok(staff) => staff,
         Err(response) => return *response,
     };
-    let ticket = match ticket_named(&state, &reference).await {
-        Ok(ticket) => ticket,
-        Err(response) => return *response,
-    };
-    acted(
-        &state,
-        &staff,
-        &ticket,
-        &reference,
-        Action::Take,
-        "assigned",
-    )
-    .await
+    acted(&state, &staff, &reference, Action::Take, "assigned").await
 }
 
 /// `POST /api/v1/tickets/{ref}/assign` `{agent}`.
@@ -555,14 +526,10 @@ pub(crate) async fn assign(
         Ok(body) => body,
         Err(response) => return *response,
     };
-    let ticket = match ticket_named(&state, &reference).await {
-        Ok(ticket) => ticket,
-        Err(response) => return *response,
-    };
     let action = Action::Assign {
         to: body.agent.trim().to_lowercase(),
     };
-    acted(&state, &staff, &ticket, &reference, action, "assigned").await
+    acted(&state, &staff, &reference, action, "assigned").await
 }
 
 /// `POST /api/v1/me/away` and `/api/v1/me/back`: the token's agent.

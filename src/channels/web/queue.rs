@@ -183,7 +183,7 @@ async fn render(
 ) -> Response {
     let engine = state.engine();
     let rules = &engine.rules;
-    let lines = match super::api::queue_lines(state, filter).await {
+    let lines = match work::queue_lines(state, filter).await {
         Ok(lines) => lines,
         Err(e) => {
             tracing::warn!(error = %e, "The queue could not be read.");

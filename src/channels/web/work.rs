@@ -1,6 +1,6 @@
 //! What agents do to tickets, the same from the queue page and the API: take, reassign,
-//! resolve, and mark themselves away or back. Each wakes live routing, since each can free
-//! an agent or a ticket.
+//! resolve, and mark themselves away or back (each wakes live routing, since each can free
+//! an agent or a ticket); and the queue they see.
 
 use chrono::Utc;
 use tracing::Instrument;
@@ -9,6 +9,7 @@ use super::WebState;
 use super::guard::Staff;
 use crate::outbox::resolved::resolved_message;
 use crate::pipeline::secrets;
+use crate::queue::Filter;
 use crate::store::{StoreError, TicketDetail};
 
 /// One thing an agent does.
@@ -193,4 +194,20 @@ pub(crate) async fn presence(
     let offered = state.store.set_away(&me.id, away, Utc::now()).await?;
     state.dispatch.notify_one();
     Ok(offered.len())
+}
+
+/// Open tickets passing `filter`, in queue order.
+pub(crate) async fn queue_lines(
+    state: &WebState,
+    filter: &Filter,
+) -> Result<Vec<crate::queue::QueueLine>, crate::store::StoreError> {
+    let engine = state.engine();
+    let entries = state.store.open_tickets().await?;
+    let kept = entries.into_iter().filter(|e| filter.keeps(e)).collect();
+    Ok(crate::queue::order(
+        &engine.rules,
+        &engine.settings.desk.ticket_prefix,
+        kept,
+        Utc::now(),
+    ))
 }
