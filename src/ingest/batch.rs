@@ -6,12 +6,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use crate::domain::TicketRef;
 use crate::pipeline::route::AgentStates;
 use crate::pipeline::thread::{KnownTicket, TicketFace};
-use crate::store::{NewTicket, OutboxRow, StoreError, queries, time_text};
+use crate::store::{Backend, NewTicket, OutboxRow, StoreError, insert_rows, queries, time_text};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -100,7 +100,7 @@ impl<'a> Batch<'a> {
     /// Reads what every input of the batch needs: agent load, the next ids, which of
     /// `keys` are known, and what we know of `senders` (acks since `since`, history).
     pub(crate) async fn start(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         keys: &[&str],
         senders: &[&str],
         since: DateTime<Utc>,
@@ -120,10 +120,12 @@ impl<'a> Batch<'a> {
             ..Batch::default()
         };
         if !keys.is_empty() {
-            let rows = sqlx::query(
+            let rows = sqlx::query(Backend::of(conn).pick(
                 "SELECT k.key, t.id, t.number FROM intake_keys k LEFT JOIN tickets t ON t.id = k.ticket_id
                  WHERE k.key IN (SELECT value FROM json_each($1))",
-            )
+                "SELECT k.key, t.id, t.number FROM intake_keys k LEFT JOIN tickets t ON t.id = k.ticket_id
+                 WHERE k.key IN (SELECT value FROM json_array_elements_text($1::json))",
+            ))
             .bind(serde_json::to_string(keys).unwrap_or_default())
             .fetch_all(&mut *conn)
             .await?;
@@ -137,11 +139,15 @@ impl<'a> Batch<'a> {
         }
         if !senders.is_empty() {
             let list = serde_json::to_string(senders).unwrap_or_default();
-            let rows = sqlx::query(
+            let rows = sqlx::query(Backend::of(conn).pick(
                 "SELECT recipient, COUNT(*) FROM outbox
                  WHERE kind IN ('ack', 'added') AND created_at >= $2 AND recipient IN (SELECT value FROM json_each($1))
                  GROUP BY recipient",
-            )
+                "SELECT recipient, COUNT(*) FROM outbox
+                 WHERE kind IN ('ack', 'added') AND created_at >= $2
+                   AND recipient IN (SELECT value FROM json_array_elements_text($1::json))
+                 GROUP BY recipient",
+            ))
             .bind(&list)
             .bind(time_text(since))
             .fetch_all(&mut *conn)
@@ -152,11 +158,15 @@ impl<'a> Batch<'a> {
                     .acks
                     .insert(row.get(0), u32::try_from(count).unwrap_or(u32::MAX));
             }
-            let rows = sqlx::query(
+            let rows = sqlx::query(Backend::of(conn).pick(
                 "SELECT requester_email, language, site FROM tickets WHERE id IN
                    (SELECT MAX(id) FROM tickets WHERE requester_email IN (SELECT value FROM json_each($1))
                     GROUP BY requester_email)",
-            )
+                "SELECT requester_email, language, site FROM tickets WHERE id IN
+                   (SELECT MAX(id) FROM tickets
+                    WHERE requester_email IN (SELECT value FROM json_array_elements_text($1::json))
+                    GROUP BY requester_email)",
+            ))
             .bind(&list)
             .fetch_all(&mut *conn)
             .await?;
@@ -399,142 +409,105 @@ impl<'a> Batch<'a> {
     }
 
     /// Writes every pending row: one statement per table (per 500 rows).
-    pub(crate) async fn flush(self, conn: &mut SqliteConnection) -> Result<()> {
+    pub(crate) async fn flush(self, conn: &mut AnyConnection) -> Result<()> {
         let rows = self.rows;
-        for chunk in rows.raw.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO raw_messages (id, sha256, redacted, bytes) ",
-            );
-            q.push_values(chunk, |mut b, (id, sha, redacted, bytes)| {
-                b.push_bind(*id)
-                    .push_bind(sha)
-                    .push_bind(*redacted)
-                    .push_bind(bytes.as_ref());
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.tickets.chunks(ROWS_PER_STATEMENT / 4) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO tickets (id, number, status, priority, category, skills, tags, site, language, team,
-                 agent_id, channel, requester_email, requester_name, requester_phone, subject, summary,
-                 machine_reason, secrets_found, linked_ticket_id, access_token, created_at, due_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut b, (id, number, t)| {
-                b.push_bind(*id)
-                    .push_bind(*number)
-                    .push_bind(t.status)
-                    .push_bind(&t.priority)
-                    .push_bind(&t.category)
-                    .push_bind(&t.skills_json)
-                    .push_bind(&t.tags_json)
-                    .push_bind(&t.site)
-                    .push_bind(&t.language)
-                    .push_bind(&t.team)
-                    .push_bind(&t.agent_id)
-                    .push_bind(&t.channel)
-                    .push_bind(&t.requester_email)
-                    .push_bind(&t.requester_name)
-                    .push_bind(&t.requester_phone)
-                    .push_bind(&t.subject)
-                    .push_bind(&t.summary)
-                    .push_bind(&t.machine_reason)
-                    .push_bind(t.secrets_found)
-                    .push_bind(t.linked_ticket_id)
-                    .push_bind(&t.access_token)
-                    .push_bind(&t.created_at)
-                    .push_bind(&t.due_at)
-                    .push_bind(&t.created_at);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.participants.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO participants (ticket_id, address) ",
-            );
-            q.push_values(chunk, |mut b, (ticket, address)| {
-                b.push_bind(*ticket).push_bind(address);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.message_ids.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO message_ids (message_id, ticket_id) ",
-            );
-            q.push_values(chunk, |mut b, (id, ticket)| {
-                b.push_bind(id).push_bind(*ticket);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.events.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (ticket_id, at, kind, author, text, raw_id) ",
-            );
-            q.push_values(chunk, |mut b, (ticket, at, kind, author, text, raw)| {
-                b.push_bind(*ticket)
-                    .push_bind(at)
-                    .push_bind(kind)
-                    .push_bind(author)
-                    .push_bind(text)
-                    .push_bind(*raw);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.routes.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO routing_decisions (ticket_id, at, agent_id, team, reason) ",
-            );
-            q.push_values(chunk, |mut b, (ticket, at, agent, team, reason)| {
-                b.push_bind(*ticket)
-                    .push_bind(at)
-                    .push_bind(agent)
-                    .push_bind(team)
-                    .push_bind(reason);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.outbox.chunks(ROWS_PER_STATEMENT / 2) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at) ",
-            );
-            q.push_values(chunk, |mut b, (ticket, row, at)| {
-                b.push_bind(&row.id)
-                    .push_bind(*ticket)
-                    .push_bind(row.kind)
-                    .push_bind(&row.recipient)
-                    .push_bind(&row.message_id)
-                    .push_bind(&row.subject)
-                    .push_bind(&row.body)
-                    .push_bind(at)
-                    .push_bind(at);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.keys.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO intake_keys (key, outcome, ticket_id, at) ",
-            );
-            q.push_values(chunk, |mut b, (key, outcome, ticket, at)| {
-                b.push_bind(key)
-                    .push_bind(outcome)
-                    .push_bind(*ticket)
-                    .push_bind(at);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
-        for chunk in rows.suppressed.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO suppressed (at, from_addr, subject, reason, ticket_id, raw_id) ",
-            );
-            q.push_values(chunk, |mut b, (at, from, subject, reason, ticket, raw)| {
-                b.push_bind(at)
-                    .push_bind(from)
-                    .push_bind(subject)
-                    .push_bind(reason)
-                    .push_bind(*ticket)
-                    .push_bind(*raw);
-            });
-            q.build().execute(&mut *conn).await?;
-        }
+        let c = &mut *conn;
+        let n = ROWS_PER_STATEMENT;
+        insert_rows(c, "INSERT INTO raw_messages (id, sha256, redacted, bytes)", "", 4, &rows.raw, n,
+            |q, (id, sha, redacted, bytes)| {
+                q.bind(*id).bind(sha).bind(i64::from(*redacted)).bind(bytes.as_ref())
+            },
+        )
+        .await?;
+        insert_rows(
+            c,
+            "INSERT INTO tickets (id, number, status, priority, category, skills, tags, site, language, team,
+             agent_id, channel, requester_email, requester_name, requester_phone, subject, summary,
+             machine_reason, secrets_found, linked_ticket_id, access_token, created_at, due_at, updated_at)",
+            "",
+            24,
+            &rows.tickets,
+            n / 4,
+            |q, (id, number, t)| {
+                q.bind(*id)
+                    .bind(*number)
+                    .bind(t.status)
+                    .bind(&t.priority)
+                    .bind(&t.category)
+                    .bind(&t.skills_json)
+                    .bind(&t.tags_json)
+                    .bind(&t.site)
+                    .bind(&t.language)
+                    .bind(&t.team)
+                    .bind(&t.agent_id)
+                    .bind(&t.channel)
+                    .bind(&t.requester_email)
+                    .bind(&t.requester_name)
+                    .bind(&t.requester_phone)
+                    .bind(&t.subject)
+                    .bind(&t.summary)
+                    .bind(&t.machine_reason)
+                    .bind(i64::from(t.secrets_found))
+                    .bind(t.linked_ticket_id)
+                    .bind(&t.access_token)
+                    .bind(&t.created_at)
+                    .bind(&t.due_at)
+                    .bind(&t.created_at)
+            },
+        )
+        .await?;
+        insert_rows(c, "INSERT INTO participants (ticket_id, address)", "ON CONFLICT DO NOTHING", 2,
+            &rows.participants, n, |q, (ticket, address)| q.bind(*ticket).bind(address),
+        )
+        .await?;
+        insert_rows(c, "INSERT INTO message_ids (message_id, ticket_id)", "ON CONFLICT DO NOTHING", 2,
+            &rows.message_ids, n, |q, (id, ticket)| q.bind(id).bind(*ticket),
+        )
+        .await?;
+        insert_rows(c, "INSERT INTO events (ticket_id, at, kind, author, text, raw_id)", "", 6,
+            &rows.events, n, |q, (ticket, at, kind, author, text, raw)| {
+                q.bind(*ticket).bind(at).bind(kind).bind(author).bind(text).bind(*raw)
+            },
+        )
+        .await?;
+        insert_rows(c, "INSERT INTO routing_decisions (ticket_id, at, agent_id, team, reason)", "", 5,
+            &rows.routes, n, |q, (ticket, at, agent, team, reason)| {
+                q.bind(*ticket).bind(at).bind(agent).bind(team).bind(reason)
+            },
+        )
+        .await?;
+        insert_rows(
+            c,
+            "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at)",
+            "",
+            9,
+            &rows.outbox,
+            n / 2,
+            |q, (ticket, row, at)| {
+                q.bind(&row.id)
+                    .bind(*ticket)
+                    .bind(row.kind)
+                    .bind(&row.recipient)
+                    .bind(&row.message_id)
+                    .bind(&row.subject)
+                    .bind(&row.body)
+                    .bind(at)
+                    .bind(at)
+            },
+        )
+        .await?;
+        insert_rows(c, "INSERT INTO intake_keys (key, outcome, ticket_id, at)", "ON CONFLICT DO NOTHING", 4,
+            &rows.keys, n, |q, (key, outcome, ticket, at)| {
+                q.bind(key).bind(outcome).bind(*ticket).bind(at)
+            },
+        )
+        .await?;
+        insert_rows(c, "INSERT INTO suppressed (at, from_addr, subject, reason, ticket_id, raw_id)", "", 6,
+            &rows.suppressed, n, |q, (at, from, subject, reason, ticket, raw)| {
+                q.bind(at).bind(from).bind(subject).bind(reason).bind(*ticket).bind(*raw)
+            },
+        )
+        .await?;
         for (ticket, at) in &rows.touched_tickets {
             sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
                 .bind(at)

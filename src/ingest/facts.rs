@@ -2,7 +2,7 @@
 //! from the batch first (which has what earlier inputs of the batch added), then the database.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::batch::Batch;
 use crate::domain::TicketRef;
@@ -16,7 +16,7 @@ use crate::store::queries;
 /// Everything the pipeline needs from the store for one intake.
 pub(crate) async fn gather(
     engine: &Engine,
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     batch: &Batch<'_>,
     intake: &Intake,
 ) -> Result<StoreFacts, StoreError> {
@@ -78,7 +78,7 @@ pub(crate) async fn gather(
 }
 
 async fn by_number(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     batch: &Batch<'_>,
     prefix: &str,
     number: i64,

@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Engine;
 use crate::pipeline::normalize::normalize_email;
-use sqlx::Connection;
 
 use crate::domain::TicketRef;
 use crate::store::{Store, StoreError};
@@ -220,7 +219,7 @@ pub async fn commit_batch(
     let _turn = store.write_turn().await;
     let mut conn = store.pool().acquire().await?;
     // IMMEDIATE takes the write lock now: ticket numbers are handed out from memory.
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::store::begin_write(&mut conn).await?;
     let window_start = facts::ack_window_start(engine, Utc::now());
     let mut pending = batch::Batch::start(&mut tx, &keys, &senders, window_start).await?;
     let mut outcomes = Vec::with_capacity(inputs.len());
@@ -253,7 +252,7 @@ fn count(inputs: &[Input], outcomes: &[Outcome]) {
 
 async fn ingest_one<'a>(
     engine: &Engine,
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     batch: &mut batch::Batch<'a>,
     input: &'a Input,
     prepared: &Prepared,

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, AnyConnection};
 
-use super::{StoreError, parse_time};
+use super::{Backend, StoreError, parse_time};
 use crate::domain::TicketRef;
 use crate::pipeline::route::AgentStates;
 use crate::pipeline::thread::{KnownTicket, TicketFace};
@@ -75,7 +75,7 @@ pub struct OutboxRow {
 
 /// The ticket number recorded for the first known of these input keys (`Some(None)`: known,
 /// A ticket's reference by id.
-pub async fn ticket_number(conn: &mut SqliteConnection, id: i64) -> Result<Option<i64>> {
+pub async fn ticket_number(conn: &mut AnyConnection, id: i64) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT number FROM tickets WHERE id = $1")
             .bind(id)
@@ -86,7 +86,7 @@ pub async fn ticket_number(conn: &mut SqliteConnection, id: i64) -> Result<Optio
 
 /// A ticket by number, with its participants.
 pub async fn ticket_by_number(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     prefix: &str,
     number: i64,
 ) -> Result<Option<KnownTicket>> {
@@ -122,7 +122,7 @@ pub async fn ticket_by_number(
 
 /// The ticket of the newest of these Message-IDs we know.
 pub async fn ticket_by_message_ids(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     prefix: &str,
     ids: &[String],
 ) -> Result<Option<KnownTicket>> {
@@ -142,14 +142,16 @@ pub async fn ticket_by_message_ids(
 
 /// What we know of a sender: acknowledgements queued for them since `since`, and the
 /// Open load, away flag and last assignment of every agent with any.
-pub async fn agent_states(conn: &mut SqliteConnection) -> Result<AgentStates> {
+pub async fn agent_states(conn: &mut AnyConnection) -> Result<AgentStates> {
     let mut states = AgentStates::new();
-    let loads = sqlx::query(
+    let loads = sqlx::query(Backend::of(conn).pick(
         // Without the hint SQLite picks the status index and reads every open ticket, so a
         // large unassigned queue made each batch slower (seen at 25,000 open tickets).
         "SELECT agent_id, COUNT(*) FROM tickets INDEXED BY tickets_agent_open
          WHERE agent_id IS NOT NULL AND status IN ('new', 'assigned', 'waiting') GROUP BY agent_id",
-    )
+        "SELECT agent_id, COUNT(*) FROM tickets
+         WHERE agent_id IS NOT NULL AND status IN ('new', 'assigned', 'waiting') GROUP BY agent_id",
+    ))
     .fetch_all(&mut *conn)
     .await?;
     for row in loads {
@@ -169,7 +171,7 @@ pub async fn agent_states(conn: &mut SqliteConnection) -> Result<AgentStates> {
 
 /// The outbox row (id, ticket id) of one of our messages, by its Message-ID.
 pub async fn outbox_by_message_ids(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ids: &[String],
 ) -> Result<Option<(String, i64)>> {
     for id in ids {

@@ -77,12 +77,16 @@ pub struct AtRisk {
 impl Store {
     /// Open tickets nobody is assigned, oldest first.
     pub async fn waiting(&self) -> Result<Vec<Waiting>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.backend.pick(
             "SELECT id, number, priority, category, skills, team, site, language, subject, summary,
                     requester_email, requester_name, secrets_found, access_token, created_at, due_at
              FROM tickets INDEXED BY tickets_waiting
              WHERE agent_id IS NULL AND status IN ('new', 'assigned', 'waiting') ORDER BY id",
-        )
+            "SELECT id, number, priority, category, skills, team, site, language, subject, summary,
+                    requester_email, requester_name, secrets_found, access_token, created_at, due_at
+             FROM tickets
+             WHERE agent_id IS NULL AND status IN ('new', 'assigned', 'waiting') ORDER BY id",
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -131,15 +135,21 @@ impl Store {
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
-        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         let now = time_text(at);
-        let done = sqlx::query(
+        let done = sqlx::query(self.backend.pick(
             "UPDATE tickets SET agent_id = $1, status = 'assigned', updated_at = $2,
                     touched_at = CASE WHEN $6 THEN $2 ELSE touched_at END
              WHERE id = $3 AND status IN ('new', 'assigned', 'waiting') AND agent_id IS $4
                AND (SELECT COUNT(*) FROM tickets INDEXED BY tickets_agent_open
                     WHERE agent_id = $1 AND status IN ('new', 'assigned', 'waiting')) < $5",
-        )
+            "UPDATE tickets SET agent_id = $1, status = 'assigned', updated_at = $2,
+                    touched_at = CASE WHEN $6 THEN $2 ELSE touched_at END
+             WHERE id = $3 AND status IN ('new', 'assigned', 'waiting')
+               AND agent_id IS NOT DISTINCT FROM $4
+               AND (SELECT COUNT(*) FROM tickets
+                    WHERE agent_id = $1 AND status IN ('new', 'assigned', 'waiting')) < $5",
+        ))
         .bind(agent)
         .bind(&now)
         .bind(ticket_id)
@@ -186,7 +196,8 @@ impl Store {
     /// back when they go away.
     pub async fn touch(&self, ticket_id: i64, agent: &str, at: DateTime<Utc>) -> Result<bool> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         let now = time_text(at);
         let done = sqlx::query(
             "UPDATE tickets SET touched_at = COALESCE(touched_at, $1), updated_at = $1
@@ -216,7 +227,7 @@ impl Store {
     pub async fn set_away(&self, agent: &str, away: bool, at: DateTime<Utc>) -> Result<Vec<i64>> {
         let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
-        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         let now = time_text(at);
         sqlx::query(
             "INSERT INTO agent_state (agent_id, away) VALUES ($1, $2)
@@ -298,7 +309,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         let now = time_text(at);
         let done = sqlx::query(
             "UPDATE tickets SET priority = $1, escalated_at = $2, updated_at = $2
@@ -328,7 +340,7 @@ impl Store {
 
 /// Queues one message with its ticket, in the caller's transaction.
 pub(super) async fn insert_outbox(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     ticket_id: i64,
     row: &OutboxRow,
     now: &str,

@@ -235,10 +235,12 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        sqlx::query(
+        sqlx::query(self.backend.pick(
             "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1
              WHERE id IN (SELECT value FROM json_each($2))",
-        )
+            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1
+             WHERE id IN (SELECT value FROM json_array_elements_text($2::json))",
+        ))
         .bind(time_text(at))
         .bind(serde_json::to_string(ids).unwrap_or_default())
         .execute(&self.pool)

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{OutboxRow, Store, StoreError, parse_time, time_text};
 
@@ -125,7 +125,7 @@ const DETAIL_COLUMNS: &str = "id, number, status, priority, category, tags, site
     agent_id, channel, requester_email, requester_name, requester_phone, subject, summary,
     access_token, secrets_found, created_at, due_at, resolved_at, rating, rating_comment";
 
-fn detail(row: &SqliteRow) -> TicketDetail {
+fn detail(row: &AnyRow) -> TicketDetail {
     let tags: String = row.get("tags");
     TicketDetail {
         id: row.get("id"),
@@ -189,7 +189,7 @@ impl Store {
         self.with_history(row).await
     }
 
-    async fn with_history(&self, row: Option<SqliteRow>) -> Result<Option<TicketDetail>> {
+    async fn with_history(&self, row: Option<AnyRow>) -> Result<Option<TicketDetail>> {
         let Some(row) = row else {
             return Ok(None);
         };
@@ -288,7 +288,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         sqlx::query(
             "INSERT INTO events (ticket_id, at, kind, author, text) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -318,7 +319,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         let done = sqlx::query(
             "UPDATE tickets SET status = 'resolved', resolved_at = $1, updated_at = $1
              WHERE id = $2 AND status IN ('new', 'assigned', 'waiting')",
@@ -367,7 +369,8 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let _turn = self.write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = super::begin_write(&mut conn).await?;
         let done = sqlx::query(
             "UPDATE tickets SET rating = $1, rating_comment = COALESCE($2, rating_comment), updated_at = $3
              WHERE id = $4 AND status IN ('resolved', 'closed')",
