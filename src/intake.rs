@@ -55,7 +55,110 @@ pub struct Intake {
     pub stated: Stated,
 }
 
-/// What the requester or the receptionist told us on a form, which mail cannot say.
+impl Intake {
+    /// Removes NUL characters from every text: they carry no meaning in a request, a form
+    /// post can smuggle them in (`%00`), and PostgreSQL refuses them in text columns, which
+    /// would turn one odd message into a failed batch.
+    pub fn without_nul(mut self) -> Intake {
+        fn clean(text: &mut String) {
+            if text.contains('\0') {
+                text.retain(|c| c != '\0');
+            }
+        }
+        let Intake {
+            from,
+            name,
+            phone,
+            to,
+            cc,
+            subject,
+            body,
+            new_text,
+            attachments,
+            content_language,
+            message_id,
+            in_reply_to,
+            references,
+            headers,
+            content_type,
+            report_type,
+            reported_ids,
+            source_key,
+            stated,
+            ..
+        } = &mut self;
+        let optional = [from, name, phone, content_language, message_id, report_type];
+        optional.into_iter().flatten().for_each(clean);
+        [subject, body, new_text, content_type, source_key]
+            .into_iter()
+            .for_each(clean);
+        [to, cc, in_reply_to, references, reported_ids]
+            .into_iter()
+            .flat_map(|list| list.iter_mut())
+            .for_each(clean);
+        for (header, value) in headers.iter_mut() {
+            clean(header);
+            clean(value);
+        }
+        for attachment in attachments.iter_mut() {
+            clean(&mut attachment.name);
+            clean(&mut attachment.content_type);
+        }
+        for text in [&mut stated.callback, &mut stated.site]
+            .into_iter()
+            .flatten()
+        {
+            clean(text);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_taken_out_of_every_text() {
+        let intake = Intake {
+            channel: Channel::Web,
+            from: Some("a\0@example.com".into()),
+            name: Some("An\0a".into()),
+            phone: None,
+            to: vec!["support@\0example.com".into()],
+            cc: Vec::new(),
+            subject: "VPN\0 down".into(),
+            body: "It \0fails".into(),
+            new_text: "It \0fails".into(),
+            attachments: vec![Attachment {
+                name: "log\0.txt".into(),
+                content_type: "text/plain".into(),
+                size: 1,
+            }],
+            content_language: None,
+            message_id: Some("id\0@x".into()),
+            in_reply_to: Vec::new(),
+            references: vec!["r\0@x".into()],
+            headers: vec![("subject".into(), "VPN\0 down".into())],
+            content_type: "text/plain".into(),
+            report_type: None,
+            reported_ids: Vec::new(),
+            received_at: DateTime::default(),
+            source_key: "k".into(),
+            size: 10,
+            stated: Stated::default(),
+        }
+        .without_nul();
+        let all = format!("{intake:?}");
+        assert!(!all.contains("\\0"), "{all}");
+        assert_eq!(intake.subject, "VPN down");
+        assert_eq!(intake.from.as_deref(), Some("a@example.com"));
+        assert_eq!(intake.attachments[0].name, "log.txt");
+        assert_eq!(intake.headers[0].1, "VPN down");
+    }
+}
+
+/// What a requester or the receptionist told us on a form, which mail cannot say.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stated {
     /// The site picked on the form (a site id).

@@ -492,14 +492,19 @@ fn from_address(from: &str) -> String {
     crate::domain::normalize_address(inner)
 }
 
-/// Makes a relative `sqlite://` path relative to the config folder.
+/// Makes a relative `sqlite://` path relative to the config folder; a `postgres://` url is
+/// taken as it is.
 fn resolve_sqlite_url(url: &str, root: &Path, problems: &mut Vec<String>) -> String {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return url.to_owned();
+    }
     let Some(rest) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     else {
         problems.push(format!(
-            "database.url: only sqlite:// is supported by this build, got \"{url}\""
+            "database.url: use sqlite://PATH (one daemon) or postgres://USER@HOST:PORT/DATABASE \
+             (several daemons), got \"{url}\""
         ));
         return url.to_owned();
     };

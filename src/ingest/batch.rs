@@ -413,9 +413,18 @@ impl<'a> Batch<'a> {
         let rows = self.rows;
         let c = &mut *conn;
         let n = ROWS_PER_STATEMENT;
-        insert_rows(c, "INSERT INTO raw_messages (id, sha256, redacted, bytes)", "", 4, &rows.raw, n,
+        insert_rows(
+            c,
+            "INSERT INTO raw_messages (id, sha256, redacted, bytes)",
+            "",
+            4,
+            &rows.raw,
+            n,
             |q, (id, sha, redacted, bytes)| {
-                q.bind(*id).bind(sha).bind(i64::from(*redacted)).bind(bytes.as_ref())
+                q.bind(*id)
+                    .bind(sha)
+                    .bind(i64::from(*redacted))
+                    .bind(bytes.as_ref())
             },
         )
         .await?;
@@ -456,22 +465,51 @@ impl<'a> Batch<'a> {
             },
         )
         .await?;
-        insert_rows(c, "INSERT INTO participants (ticket_id, address)", "ON CONFLICT DO NOTHING", 2,
-            &rows.participants, n, |q, (ticket, address)| q.bind(*ticket).bind(address),
+        insert_rows(
+            c,
+            "INSERT INTO participants (ticket_id, address)",
+            "ON CONFLICT DO NOTHING",
+            2,
+            &rows.participants,
+            n,
+            |q, (ticket, address)| q.bind(*ticket).bind(address),
         )
         .await?;
-        insert_rows(c, "INSERT INTO message_ids (message_id, ticket_id)", "ON CONFLICT DO NOTHING", 2,
-            &rows.message_ids, n, |q, (id, ticket)| q.bind(id).bind(*ticket),
+        insert_rows(
+            c,
+            "INSERT INTO message_ids (message_id, ticket_id)",
+            "ON CONFLICT DO NOTHING",
+            2,
+            &rows.message_ids,
+            n,
+            |q, (id, ticket)| q.bind(id).bind(*ticket),
         )
         .await?;
-        insert_rows(c, "INSERT INTO events (ticket_id, at, kind, author, text, raw_id)", "", 6,
-            &rows.events, n, |q, (ticket, at, kind, author, text, raw)| {
-                q.bind(*ticket).bind(at).bind(kind).bind(author).bind(text).bind(*raw)
+        insert_rows(
+            c,
+            "INSERT INTO events (ticket_id, at, kind, author, text, raw_id)",
+            "",
+            6,
+            &rows.events,
+            n,
+            |q, (ticket, at, kind, author, text, raw)| {
+                q.bind(*ticket)
+                    .bind(at)
+                    .bind(kind)
+                    .bind(author)
+                    .bind(text)
+                    .bind(*raw)
             },
         )
         .await?;
-        insert_rows(c, "INSERT INTO routing_decisions (ticket_id, at, agent_id, team, reason)", "", 5,
-            &rows.routes, n, |q, (ticket, at, agent, team, reason)| {
+        insert_rows(
+            c,
+            "INSERT INTO routing_decisions (ticket_id, at, agent_id, team, reason)",
+            "",
+            5,
+            &rows.routes,
+            n,
+            |q, (ticket, at, agent, team, reason)| {
                 q.bind(*ticket).bind(at).bind(agent).bind(team).bind(reason)
             },
         )
@@ -496,15 +534,30 @@ impl<'a> Batch<'a> {
             },
         )
         .await?;
-        insert_rows(c, "INSERT INTO intake_keys (key, outcome, ticket_id, at)", "ON CONFLICT DO NOTHING", 4,
-            &rows.keys, n, |q, (key, outcome, ticket, at)| {
-                q.bind(key).bind(outcome).bind(*ticket).bind(at)
-            },
+        insert_rows(
+            c,
+            "INSERT INTO intake_keys (key, outcome, ticket_id, at)",
+            "ON CONFLICT DO NOTHING",
+            4,
+            &rows.keys,
+            n,
+            |q, (key, outcome, ticket, at)| q.bind(key).bind(outcome).bind(*ticket).bind(at),
         )
         .await?;
-        insert_rows(c, "INSERT INTO suppressed (at, from_addr, subject, reason, ticket_id, raw_id)", "", 6,
-            &rows.suppressed, n, |q, (at, from, subject, reason, ticket, raw)| {
-                q.bind(at).bind(from).bind(subject).bind(reason).bind(*ticket).bind(*raw)
+        insert_rows(
+            c,
+            "INSERT INTO suppressed (at, from_addr, subject, reason, ticket_id, raw_id)",
+            "",
+            6,
+            &rows.suppressed,
+            n,
+            |q, (at, from, subject, reason, ticket, raw)| {
+                q.bind(at)
+                    .bind(from)
+                    .bind(subject)
+                    .bind(reason)
+                    .bind(*ticket)
+                    .bind(*raw)
             },
         )
         .await?;

@@ -141,12 +141,12 @@ fn prepare(engine: &Engine, input: &Input) -> Prepared {
         .clone()
         .unwrap_or_else(|| format!("sha256:{digest}"));
     let parsed = if let Some(intake) = &input.intake {
-        Parsed::Message(intake.clone())
+        Parsed::Message(Box::new(intake.as_ref().clone().without_nul()))
     } else if input.raw.len() > limits.max_message_bytes {
         Parsed::TooLarge
     } else {
         match normalize_email(&input.raw, source_key.clone(), input.received_at, limits) {
-            Ok(intake) => Parsed::Message(Box::new(intake)),
+            Ok(intake) => Parsed::Message(Box::new(intake.without_nul())),
             Err(rejection) => Parsed::Rejected(rejection.reason()),
         }
     };

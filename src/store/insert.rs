@@ -69,6 +69,9 @@ mod tests {
             values_sql("INSERT INTO t (a, b)", "ON CONFLICT DO NOTHING", 2, 2),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING"
         );
-        assert_eq!(values_sql("INSERT INTO t (a)", "", 1, 1), "INSERT INTO t (a) VALUES ($1)");
+        assert_eq!(
+            values_sql("INSERT INTO t (a)", "", 1, 1),
+            "INSERT INTO t (a) VALUES ($1)"
+        );
     }
 }

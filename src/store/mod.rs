@@ -81,7 +81,9 @@ fn database_unavailable(code: &str) -> bool {
     {
         return matches!(number & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
     }
-    ["08", "53", "57"].iter().any(|class| code.starts_with(class))
+    ["08", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
         || matches!(code, "40001" | "40P01" | "55P03")
 }
 
@@ -138,7 +140,12 @@ impl Store {
         })?;
         let (url, after_connect) = match backend {
             Backend::Sqlite => sqlite_url(url, busy_timeout, mode)?,
-            Backend::Postgres => (url.to_string(), Vec::new()),
+            // A held write lock answers "unavailable" after the same wait as SQLite's busy
+            // handler, so the MTA pipe exits 75 instead of hanging.
+            Backend::Postgres => (
+                url.to_string(),
+                vec![format!("SET lock_timeout = {}", busy_timeout.as_millis())],
+            ),
         };
         let after_connect = std::sync::Arc::new(after_connect);
         let pool = AnyPoolOptions::new()
@@ -241,7 +248,10 @@ fn sqlite_url(
         (_, false) => with_query(url, "mode=rwc"),
     };
     // A number formatted into the text: nothing from outside reaches the SQL.
-    let mut pragmas = vec![format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis())];
+    let mut pragmas = vec![format!(
+        "PRAGMA busy_timeout = {}",
+        busy_timeout.as_millis()
+    )];
     if mode != Mode::ReadOnly {
         pragmas.extend(
             [

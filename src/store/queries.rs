@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Backend, StoreError, parse_time};
 use crate::domain::TicketRef;

@@ -99,7 +99,7 @@ fn rules_test_json_has_the_documented_keys_and_no_side_effects() {
             .starts_with("[#SD-1000]")
     );
     assert!(
-        !desk.path("var/switchboard.db").exists(),
+        desk.db.try_query("SELECT COUNT(*) FROM tickets").is_err(),
         "a dry run must not create a database"
     );
 }
@@ -111,14 +111,17 @@ fn an_unavailable_database_exits_75_so_the_mta_retries() {
         "m.eml",
         &request("a@example.com", "Hi", "Help", "u1@example.com"),
     );
-    // A file where the database's folder should be: it cannot be created.
+    // SQLite: a file where the database's folder should be, so it cannot be created.
+    // PostgreSQL: a port nothing listens on.
     std::fs::write(desk.path("blocker"), "not a folder").unwrap();
+    let url = if desk.db.is_postgres() {
+        "postgres://switchboard@127.0.0.1:1/nowhere".to_owned()
+    } else {
+        format!("sqlite://{}/db.sqlite", desk.path("blocker").display())
+    };
     let output = desk
         .command(&["ingest", &path.display().to_string()])
-        .env(
-            "SWITCHBOARD_DATABASE_URL",
-            format!("sqlite://{}/db.sqlite", desk.path("blocker").display()),
-        )
+        .env("SWITCHBOARD_DATABASE_URL", url)
         .output()
         .unwrap();
     assert_eq!(
@@ -137,20 +140,31 @@ fn a_locked_database_exits_75_and_loses_nothing() {
         "m.eml",
         &request("a@example.com", "Locked", "Help", "lk1@example.com"),
     );
-    let url = format!("sqlite://{}", desk.path("var/switchboard.db").display());
+    let (url, lock, unlock) = if desk.db.is_postgres() {
+        // The advisory lock every write transaction of Switchboard's takes ("SWBT").
+        (
+            desk.db.read_url.clone(),
+            "SELECT pg_advisory_lock(1398227540)",
+            "SELECT pg_advisory_unlock(1398227540)",
+        )
+    } else {
+        (
+            format!("sqlite://{}", desk.path("var/switchboard.db").display()),
+            "BEGIN EXCLUSIVE",
+            "ROLLBACK",
+        )
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    sqlx::any::install_default_drivers();
     let output = runtime.block_on(async {
         use sqlx::Connection;
-        let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query("BEGIN EXCLUSIVE")
-            .execute(&mut holder)
-            .await
-            .unwrap();
+        let mut holder = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query(lock).execute(&mut holder).await.unwrap();
         let output = desk.run(&["ingest", &path.display().to_string()]);
-        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        sqlx::query(unlock).execute(&mut holder).await.unwrap();
         output
     });
     assert_eq!(

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub(crate) use crate::database::TestDatabase;
 use serde_json::Value;
-use sqlx::{Connection, Row, SqliteConnection};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -19,6 +19,7 @@ pub(crate) fn fixture(path: &str) -> PathBuf {
 
 pub(crate) struct TestDesk {
     pub(crate) dir: tempfile::TempDir,
+    pub(crate) db: TestDatabase,
 }
 
 /// One outcome line of `ingest --json`.
@@ -39,16 +40,18 @@ impl TestDesk {
     /// A desk with its own rules folder.
     pub(crate) fn with_rules(rules: &Path) -> TestDesk {
         let dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new(dir.path());
         let config = format!(
             "[desk]\nack_limit = \"3/1h\"\n[paths]\nrules = \"{}\"\ntemplates = \"{}\"\nvar = \"var\"\n\
-             [database]\nurl = \"sqlite://var/switchboard.db\"\nbusy_timeout = \"1s\"\n\
+             [database]\nurl = \"{}\"\nbusy_timeout = \"1s\"\n\
              [web]\nlisten = \"127.0.0.1:0\"\n[outbound]\ndir = \"var/outbox\"\n\
              from = \"IT Service Desk <support@example.com>\"\n",
             rules.display(),
-            repo().join("templates").display()
+            repo().join("templates").display(),
+            db.config_url,
         );
         std::fs::write(dir.path().join("switchboard.toml"), config).expect("write config");
-        TestDesk { dir }
+        TestDesk { dir, db }
     }
 
     pub(crate) fn path(&self, relative: &str) -> PathBuf {
@@ -119,35 +122,7 @@ impl TestDesk {
 
     /// Runs a query against the desk's database.
     pub(crate) fn query(&self, sql: &str) -> Vec<Vec<String>> {
-        let url = format!("sqlite://{}", self.path("var/switchboard.db").display());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let mut conn = SqliteConnection::connect(&url)
-                .await
-                .expect("open database");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_all(&mut conn)
-                .await
-                .expect("query");
-            rows.iter()
-                .map(|row| {
-                    (0..row.len())
-                        .map(|i| {
-                            row.try_get::<String, _>(i)
-                                .or_else(|_| row.try_get::<i64, _>(i).map(|n| n.to_string()))
-                                .or_else(|_| {
-                                    row.try_get::<Vec<u8>, _>(i)
-                                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                                })
-                                .unwrap_or_default()
-                        })
-                        .collect()
-                })
-                .collect()
-        })
+        self.db.query(sql)
     }
 
     /// The outbox rows (kind, recipient, message_id, body) of a ticket.
@@ -164,24 +139,7 @@ impl TestDesk {
 
     /// How many tickets exist; 0 while the database is still being made.
     pub(crate) fn ticket_count(&self) -> usize {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.path("var/switchboard.db").display()
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let Ok(mut conn) = SqliteConnection::connect(&url).await else {
-                return 0;
-            };
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tickets")
-                .fetch_one(&mut conn)
-                .await
-                .map(|n| n as usize)
-                .unwrap_or(0)
-        })
+        usize::try_from(self.db.count("SELECT COUNT(*) FROM tickets")).unwrap_or(0)
     }
 
     /// Our acknowledgement's Message-ID for a ticket.

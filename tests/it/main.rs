@@ -5,6 +5,8 @@ mod browser;
 mod cli;
 mod corpus;
 mod crash;
+#[path = "../support/database.rs"]
+mod database;
 mod fixtures;
 mod helpers;
 mod pipeline;

@@ -208,9 +208,9 @@ fn a_password_is_redacted_everywhere_and_the_person_is_told_kindly() {
     );
     assert!(stored[0][0].contains("[password removed]"));
     assert_eq!(stored[0][2], "1");
-    let all =
-        desk.query("SELECT COUNT(*) FROM raw_messages WHERE CAST(bytes AS TEXT) LIKE '%Zima2026%'");
-    assert_eq!(all[0][0], "0");
+    let raw = desk.query("SELECT bytes FROM raw_messages");
+    assert!(!raw.is_empty());
+    assert!(raw.iter().all(|r| !r[0].contains("Zima2026")), "{raw:?}");
     let ack = desk
         .outbox_of(&ticket)
         .into_iter()

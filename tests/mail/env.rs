@@ -1,6 +1,7 @@
 //! The real mail servers started by `tests/env/mail.sh up`, and a daemon of our own wired to
 //! them. Tests take turns (one support mailbox), each starting from empty mailboxes.
 
+use crate::database::TestDatabase;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -283,6 +284,7 @@ pub(crate) fn smtp_send(port: u16, from: &str, to: &str, message: &str) -> std::
 /// A daemon of ours, configured for the test servers, in its own folder.
 pub(crate) struct Daemon {
     pub(crate) dir: tempfile::TempDir,
+    pub(crate) db: TestDatabase,
     child: Option<Child>,
     pub(crate) stderr_path: PathBuf,
 }
@@ -296,10 +298,11 @@ impl Daemon {
         extra: &str,
     ) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new(dir.path());
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let config = format!(
             "[paths]\nrules = \"{rules}\"\ntemplates = \"{templates}\"\n\
-             [database]\nurl = \"sqlite://var/switchboard.db\"\n\
+             [database]\nurl = \"{database}\"\n\
              [web]\nlisten = \"127.0.0.1:0\"\n\
              [outbound]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}\"\n\
              from = \"IT Service Desk <support@example.com>\"\nretry_base = \"1s\"\n\
@@ -310,11 +313,13 @@ impl Daemon {
             templates = repo.join("templates").display(),
             smtp = env.port("SMTP_PORT"),
             user = env.var("SUPPORT_USER"),
+            database = db.config_url,
         );
         std::fs::write(dir.path().join("switchboard.toml"), config).expect("config");
         let stderr_path = dir.path().join("daemon.log");
         Daemon {
             dir,
+            db,
             child: None,
             stderr_path,
         }
@@ -397,24 +402,7 @@ impl Daemon {
 
     /// A query against the daemon's database.
     pub(crate) fn count(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.dir.path().join("var/switchboard.db").display()
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let Ok(mut conn) = sqlx::SqliteConnection::connect(&url).await else {
-                return 0;
-            };
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_one(&mut conn)
-                .await
-                .unwrap_or(0)
-        })
+        self.db.count(sql)
     }
 
     /// Waits (bounded) until a count reaches `want`.

@@ -1,5 +1,7 @@
 //! E-mail in and out against real Dovecot and Postfix on loopback (`tests/env/mail.sh up`).
 
+#[path = "../support/database.rs"]
+mod database;
 mod env;
 
 use std::time::{Duration, Instant};
