@@ -25,6 +25,8 @@ use crate::store::Store;
 struct AppState {
     store: Store,
     connected: crate::channels::imap::Connected,
+    /// This daemon's name in the mailbox leases.
+    holder: std::sync::Arc<str>,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -129,11 +131,13 @@ pub async fn serve(settings: Settings) -> ExitCode {
         }
     };
     let connected = crate::channels::imap::Connected::default();
+    let holder = daemon_name();
     let mailboxes = crate::channels::imap::spawn(
         &live,
         &store,
         wake_outbox,
         connected.clone(),
+        holder.clone(),
         stopped.clone(),
     );
     let router = Router::new()
@@ -143,6 +147,7 @@ pub async fn serve(settings: Settings) -> ExitCode {
         .with_state(AppState {
             store: store.clone(),
             connected,
+            holder,
             metrics: prometheus,
         })
         .merge(web::router(web));
@@ -178,28 +183,52 @@ pub async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-/// Ready when the database answers and every mailbox has a session; the body says which.
+/// This daemon's name in the mailbox leases: host, process id and a random tail (a pid is
+/// reused after a restart; the old lease must not look like ours).
+fn daemon_name() -> std::sync::Arc<str> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switchboard".into());
+    format!(
+        "{host}:{}:{:06x}",
+        std::process::id(),
+        rand::random::<u32>() & 0xff_ffff
+    )
+    .into()
+}
+
+/// Ready when the database answers and every mailbox is served — by a session of this
+/// daemon, or by another daemon that holds its lease; the body says which, and names this
+/// daemon.
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    use crate::channels::imap::MailboxState;
     let database = sqlx::query("SELECT 1")
         .execute(state.store.pool())
         .await
         .is_ok();
-    let mailboxes: Vec<(String, bool)> = state
+    let mailboxes: Vec<(String, MailboxState)> = state
         .connected
         .lock()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     let mut body = format!(
-        "database: {}\n",
-        if database { "ok" } else { "unavailable" }
+        "database: {} ({})\ndaemon: {}\n",
+        if database { "ok" } else { "unavailable" },
+        state.store.backend().name(),
+        state.holder,
     );
-    for (name, up) in &mailboxes {
-        body.push_str(&format!(
-            "mailbox {name}: {}\n",
-            if *up { "connected" } else { "not connected" }
-        ));
+    for (name, mailbox) in &mailboxes {
+        let said = match mailbox {
+            MailboxState::Connected => "connected, held by this daemon".to_owned(),
+            MailboxState::Connecting => "not connected, held by this daemon".to_owned(),
+            MailboxState::Starting => "not connected".to_owned(),
+            MailboxState::HeldElsewhere(other) => format!("held by {other}"),
+        };
+        body.push_str(&format!("mailbox {name}: {said}\n"));
     }
-    let ready = database && mailboxes.iter().all(|(_, up)| *up);
+    let ready = database && mailboxes.iter().all(|(_, m)| m.served());
     let status = if ready {
         StatusCode::OK
     } else {
@@ -235,9 +264,10 @@ async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
         metrics::gauge!("switchboard_sla_breached_open_tickets").set(overdue as f64);
     }
     if let Ok(map) = state.connected.lock() {
-        for (name, up) in map.iter() {
+        for (name, state) in map.iter() {
+            let connected = *state == crate::channels::imap::MailboxState::Connected;
             metrics::gauge!("switchboard_mailbox_connected", "mailbox" => name.clone())
-                .set(if *up { 1.0 } else { 0.0 });
+                .set(if connected { 1.0 } else { 0.0 });
         }
     }
     (StatusCode::OK, handle.render())

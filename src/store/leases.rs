@@ -4,7 +4,7 @@
 //! to well within the lease's length (NTP; on one machine, trivially).
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use super::{Store, StoreError, parse_time, time_text};
 
@@ -71,24 +71,4 @@ impl Store {
             })
             .collect())
     }
-}
-
-/// Whether `holder` still holds `mailbox` at `now`, read inside a write transaction before
-/// its commit: a daemon that lost its lease (paused past expiry) must not record a cursor
-/// another daemon has moved on from.
-pub async fn still_held(
-    conn: &mut AnyConnection,
-    mailbox: &str,
-    holder: &str,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let held: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM mailbox_leases WHERE name = $1 AND holder = $2 AND expires_at >= $3",
-    )
-    .bind(mailbox)
-    .bind(holder)
-    .bind(time_text(now))
-    .fetch_optional(conn)
-    .await?;
-    Ok(held.is_some())
 }

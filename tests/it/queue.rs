@@ -165,6 +165,150 @@ fn capacity_holds_under_concurrent_filing_and_waiting_work_moves_as_agents_come_
     assert_eq!(served.desk.query(WAITING)[0][0], "1");
 }
 
+/// A second daemon on the same desk (same config, same database), as a desk that outgrows
+/// one machine runs them.
+struct Another {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Another {
+    fn beside(served: &Served) -> Another {
+        use std::io::BufRead;
+        let mut child = served
+            .desk
+            .command(&["serve"])
+            .env("SWITCHBOARD_WEB_RATE_LIMIT", "off")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a second daemon");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("address line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the second daemon did not start: {line:?}"))
+            .to_owned();
+        Another { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Another {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_daemons_routing_a_thousand_requests_at_once_never_put_an_agent_over_capacity() {
+    let (desk, _rules) = small_desk();
+    let first = Served::start_on(desk, &[("SWITCHBOARD_WEB_RATE_LIMIT", "off")]);
+    let second = Another::beside(&first);
+    let tokens = [first.token("ana", "agent"), first.token("bo", "agent")];
+    let bases = [first.url(""), second.url("")];
+    let total = 1000;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut most = (0i64, 0i64);
+    let mut resolved = 0;
+    std::thread::scope(|scope| {
+        // Eight clients filing, each alternating between the two daemons.
+        let filers: Vec<_> = (0..8)
+            .map(|client| {
+                let bases = &bases;
+                scope.spawn(move || {
+                    for n in (client..total).step_by(8) {
+                        let created = api_post(
+                            &format!("{}/api/v1/requests", bases[n % 2]),
+                            None,
+                            &json!({"name": format!("Person {n}"), "email": format!("p{n}@example.org"),
+                                    "site": "remote", "subject": format!("Request {n}"),
+                                    "description": "The laptop does not start.", "urgency": "normal"}),
+                        );
+                        assert_eq!(created.status, 201, "{}", created.body);
+                    }
+                })
+            })
+            .collect();
+        // Agents resolve work as it comes, through either daemon: each resolution frees a
+        // place that both daemons' live routing race to fill.
+        let resolver = scope.spawn(|| {
+            let mut count = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for (agent, token) in ["ana", "bo"].iter().zip(&tokens) {
+                    let mine = first.desk.query(&format!(
+                        "SELECT number FROM tickets WHERE agent_id = '{agent}' AND status = 'assigned' ORDER BY id LIMIT 1"
+                    ));
+                    if let Some(row) = mine.first() {
+                        let answer = api_post(
+                            &format!("{}/api/v1/tickets/SD-{}/resolve", bases[count % 2], row[0]),
+                            Some(token),
+                            &json!({"text": "Reinstalled."}),
+                        );
+                        assert_eq!(answer.status, 200, "{}", answer.body);
+                        count += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            count
+        });
+        // Watch the loads the whole time.
+        while filers.iter().any(|f| !f.is_finished()) {
+            let ana: i64 = first.desk.query(&open_of("ana"))[0][0].parse().unwrap_or(0);
+            let bo: i64 = first.desk.query(&open_of("bo"))[0][0].parse().unwrap_or(0);
+            most = (most.0.max(ana), most.1.max(bo));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for filer in filers {
+            filer.join().expect("filer");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        resolved = resolver.join().expect("resolver");
+    });
+    assert_eq!(
+        first.desk.query("SELECT COUNT(*) FROM tickets")[0][0],
+        total.to_string()
+    );
+    assert_eq!(
+        first
+            .desk
+            .query("SELECT COUNT(DISTINCT number) FROM tickets")[0][0],
+        total.to_string(),
+        "ticket references are unique across daemons"
+    );
+    assert!(resolved >= 5, "places were freed while filing ({resolved})");
+    // The freed places are filled again, and still never beyond capacity.
+    wait_for(&first, &open_of("ana"), "2", "ana's places are filled");
+    wait_for(&first, &open_of("bo"), "3", "bo's places are filled");
+    let ana: i64 = first.desk.query(&open_of("ana"))[0][0].parse().unwrap_or(0);
+    let bo: i64 = first.desk.query(&open_of("bo"))[0][0].parse().unwrap_or(0);
+    most = (most.0.max(ana), most.1.max(bo));
+    eprintln!(
+        "two daemons, {total} requests, {resolved} resolved meanwhile: most open at once ana {} bo {}",
+        most.0, most.1
+    );
+    assert!(
+        most.0 <= 2 && most.1 <= 3,
+        "over capacity: ana {} bo {}",
+        most.0,
+        most.1
+    );
+    let waiting: i64 = first.desk.query(WAITING)[0][0].parse().unwrap_or(-1);
+    assert_eq!(
+        waiting,
+        total as i64 - resolved as i64 - 5,
+        "everything else waits"
+    );
+}
+
 #[test]
 fn the_queue_api_orders_filters_and_lets_agents_take_and_give_work() {
     let (desk, _rules) = small_desk();

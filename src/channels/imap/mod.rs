@@ -1,5 +1,8 @@
 //! E-mail intake over IMAP: one task per `[[mailbox]]`, each isolated (one failing account
-//! never stalls another), reconnecting with exponential back-off and jitter.
+//! never stalls another), reconnecting with exponential back-off and jitter. A task works
+//! only while its daemon holds the mailbox's lease in the database, so of several daemons
+//! sharing one database exactly one polls each mailbox; when it dies, another takes over
+//! once the lease runs out ([`LEASE`]).
 
 mod connect;
 mod session;
@@ -32,20 +35,32 @@ pub enum ImapError {
     /// The database failed; the batch was not kept and will be fetched again.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another daemon holds the mailbox now (this one could not renew its lease in time).
+    #[error("the mailbox's lease was lost to another daemon")]
+    LeaseLost,
 }
 
-/// Starts one intake task per mailbox.
+/// How long a lease lasts unless renewed: how soon another daemon takes over a mailbox
+/// whose daemon died.
+pub const LEASE: Duration = Duration::from_secs(10);
+/// How often the holder renews it (three tries before it would run out).
+const RENEW_EVERY: Duration = Duration::from_secs(3);
+/// How often a daemon without the lease asks for it again.
+const ASK_EVERY: Duration = Duration::from_secs(2);
+
+/// Starts one intake task per mailbox; `holder` names this daemon in the leases.
 pub fn spawn(
     live: &LiveEngine,
     store: &Store,
     wake_outbox: Arc<Notify>,
     connected: Connected,
+    holder: Arc<str>,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
     let engine = live.current();
     if let Ok(mut map) = connected.lock() {
         for mailbox in &engine.settings.mailboxes {
-            map.insert(mailbox.name.clone(), false);
+            map.insert(mailbox.name.clone(), MailboxState::Starting);
         }
     }
     engine
@@ -60,6 +75,7 @@ pub fn spawn(
                 mailbox,
                 wake_outbox: wake_outbox.clone(),
                 connected: connected.clone(),
+                holder: holder.clone(),
             };
             tokio::spawn(task.run(shutdown.clone()))
         })
@@ -73,27 +89,136 @@ pub(crate) struct MailboxTask {
     pub(crate) mailbox: Mailbox,
     pub(crate) wake_outbox: Arc<Notify>,
     pub(crate) connected: Connected,
+    /// This daemon's name in the leases.
+    pub(crate) holder: Arc<str>,
 }
 
-/// Which mailboxes have a working session now, by name (for `/readyz`).
-pub type Connected = Arc<std::sync::Mutex<std::collections::BTreeMap<String, bool>>>;
+/// Where a mailbox's task is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxState {
+    /// Not yet asked for the lease.
+    Starting,
+    /// Another daemon holds it (named), or held it until lately.
+    HeldElsewhere(String),
+    /// This daemon holds it and is connecting (or reconnecting).
+    Connecting,
+    /// This daemon holds it and has a working session.
+    Connected,
+}
+
+impl MailboxState {
+    /// Whether the mailbox is being served, by this daemon or another.
+    pub fn served(&self) -> bool {
+        matches!(
+            self,
+            MailboxState::Connected | MailboxState::HeldElsewhere(_)
+        )
+    }
+}
+
+/// Every mailbox's state in this daemon, by name (for `/readyz` and the metrics).
+pub type Connected = Arc<std::sync::Mutex<std::collections::BTreeMap<String, MailboxState>>>;
 
 impl MailboxTask {
-    pub(crate) fn set_connected(&self, up: bool) {
+    pub(crate) fn set_state(&self, state: MailboxState) {
         if let Ok(mut map) = self.connected.lock() {
-            map.insert(self.mailbox.name.clone(), up);
+            map.insert(self.mailbox.name.clone(), state);
+        }
+    }
+
+    pub(crate) fn set_connected(&self, up: bool) {
+        self.set_state(if up {
+            MailboxState::Connected
+        } else {
+            MailboxState::Connecting
+        });
+    }
+
+    /// Asks for the lease until it is granted (true) or the daemon stops (false).
+    async fn acquire(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        loop {
+            if *shutdown.borrow() {
+                return false;
+            }
+            let now = chrono::Utc::now();
+            match self
+                .store
+                .hold_mailbox(&self.mailbox.name, &self.holder, now, now + lease())
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(mailbox = %self.mailbox.name, holder = %self.holder, "Mailbox lease taken.");
+                    self.set_state(MailboxState::Connecting);
+                    return true;
+                }
+                Ok(false) => {
+                    let other = self
+                        .store
+                        .leases()
+                        .await
+                        .ok()
+                        .and_then(|all| all.into_iter().find(|l| l.mailbox == self.mailbox.name))
+                        .map(|l| l.holder)
+                        .unwrap_or_default();
+                    self.set_state(MailboxState::HeldElsewhere(other));
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %self.mailbox.name, error = %e, "Cannot ask for the mailbox's lease.");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(ASK_EVERY) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Renews the lease while the session works; returns when it is lost: refused (another
+    /// daemon has it) or not renewed before it would run out (the database is away).
+    async fn keep(&self) -> ImapError {
+        let mut renewed = Instant::now();
+        loop {
+            tokio::time::sleep(RENEW_EVERY).await;
+            let now = chrono::Utc::now();
+            match self
+                .store
+                .hold_mailbox(&self.mailbox.name, &self.holder, now, now + lease())
+                .await
+            {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => return ImapError::LeaseLost,
+                Err(e) => {
+                    tracing::warn!(mailbox = %self.mailbox.name, error = %e, "Cannot renew the mailbox's lease.");
+                    if renewed.elapsed() + RENEW_EVERY >= LEASE {
+                        return ImapError::LeaseLost;
+                    }
+                }
+            }
         }
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         loop {
-            if *shutdown.borrow() {
+            if !self.acquire(&mut shutdown).await {
                 return;
             }
             let started = Instant::now();
-            match session::serve(&self, &mut shutdown).await {
-                Ok(()) => return,
+            // Losing the lease drops the session wherever it is: an uncommitted batch rolls
+            // back, and a committed one is known by its intake keys to whoever reads it next.
+            let result = tokio::select! {
+                result = session::serve(&self, &mut shutdown) => result,
+                lost = self.keep() => Err(lost),
+            };
+            match result {
+                Ok(()) => {
+                    // A clean stop: hand the mailbox over at once rather than on expiry.
+                    let _ = self
+                        .store
+                        .release_mailbox(&self.mailbox.name, &self.holder)
+                        .await;
+                    return;
+                }
                 Err(error) => {
                     self.set_connected(false);
                     // A session that ran a while was healthy: start the back-off afresh.
@@ -116,6 +241,10 @@ impl MailboxTask {
             }
         }
     }
+}
+
+fn lease() -> chrono::Duration {
+    chrono::Duration::from_std(LEASE).unwrap_or_default()
 }
 
 /// 0.5 s doubling up to 5 minutes, with up to 25 % jitter so many daemons do not reconnect
