@@ -287,6 +287,8 @@ pub(crate) struct Daemon {
     pub(crate) db: TestDatabase,
     child: Option<Child>,
     pub(crate) stderr_path: PathBuf,
+    /// Where its web server listens, once started.
+    pub(crate) address: Option<String>,
 }
 
 impl Daemon {
@@ -322,7 +324,49 @@ impl Daemon {
             db,
             child: None,
             stderr_path,
+            address: None,
         }
+    }
+
+    /// A second daemon with `first`'s configuration and database, in a folder of its own.
+    pub(crate) fn beside(env: &MailEnv, first: &Daemon) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = std::fs::read_to_string(first.dir.path().join("switchboard.toml"))
+            .expect("the first daemon's config");
+        std::fs::write(dir.path().join("switchboard.toml"), config).expect("config");
+        let stderr_path = dir.path().join("daemon.log");
+        let mut daemon = Daemon {
+            dir,
+            db: first.db.shared(),
+            child: None,
+            stderr_path,
+            address: None,
+        };
+        daemon.run(env);
+        daemon
+    }
+
+    /// The body of `GET /readyz`.
+    pub(crate) fn readiness(&self) -> String {
+        let Some(address) = &self.address else {
+            return String::new();
+        };
+        let Ok(mut stream) = TcpStream::connect(address) else {
+            return String::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = write!(
+            stream,
+            "GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        );
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    }
+
+    /// The running process's id.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// A daemon reading the support mailbox over IMAP with STARTTLS.
@@ -367,6 +411,10 @@ impl Daemon {
             "the daemon did not start: {line:?}\n{}",
             self.log()
         );
+        self.address = line
+            .trim()
+            .strip_prefix("listening on ")
+            .map(|a| a.trim_start_matches("http://").to_owned());
         self.child = Some(child);
     }
 

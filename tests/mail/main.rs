@@ -495,3 +495,149 @@ fn a_message_the_pipeline_rejects_goes_to_quarantine_and_does_not_block_the_mail
     );
     env.wait_for_acks(1, WAIT);
 }
+
+/// Distinct requests acknowledged (by In-Reply-To) and all deliveries, in the sink.
+fn acknowledged(env: &MailEnv) -> (usize, usize) {
+    let acks = env.acks();
+    let mut ids: Vec<String> = acks
+        .iter()
+        .filter_map(|m| header(m, "In-Reply-To"))
+        .collect();
+    let delivered = ids.len();
+    ids.sort();
+    ids.dedup();
+    (ids.len(), delivered)
+}
+
+fn wait_acknowledged(env: &MailEnv, want: usize, limit: Duration) -> (usize, usize) {
+    let started = Instant::now();
+    loop {
+        let seen = acknowledged(env);
+        if seen.0 >= want || started.elapsed() > limit {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn two_daemons_on_postgresql_share_one_mailbox_and_the_survivor_of_a_kill_9_finishes() {
+    let env = MailEnv::take_turn();
+    if database::postgres_server().is_none() {
+        eprintln!(
+            "skipped: several daemons share a database only on PostgreSQL \
+             (tests/run.sh runs this suite again with SWITCHBOARD_TEST_POSTGRES)"
+        );
+        return;
+    }
+    let per_round = 5000;
+    let round = |tag: &str| -> Vec<(String, String)> {
+        (0..per_round)
+            .map(|i| {
+                (
+                    format!("two-{tag}-{i:05}"),
+                    request(
+                        &format!("user-{tag}-{i}@example.org"),
+                        &format!("Request {tag} {i}"),
+                        "My laptop will not start.",
+                        &format!("two-{tag}-{i}@example.org"),
+                    ),
+                )
+            })
+            .collect()
+    };
+    const TICKETS: &str = "SELECT COUNT(*) FROM tickets";
+    const SENT: &str = "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'";
+
+    // Both alive: one holds the mailbox, both drain the outbox.
+    env.seed_inbox(&round("a"));
+    let mut first = Daemon::start(&env);
+    let mut second = Daemon::beside(&env, &first);
+    first.wait_count(TICKETS, per_round, Duration::from_secs(180));
+    first.wait_count(SENT, per_round, Duration::from_secs(240));
+    let (distinct, delivered) = wait_acknowledged(&env, per_round as usize, WAIT);
+    assert_eq!(distinct, per_round as usize, "every request acknowledged");
+    assert_eq!(delivered, distinct, "nothing sent twice while both live");
+    assert_eq!(first.count(TICKETS), per_round, "one ticket per message");
+    let leases = first.db.query("SELECT holder FROM mailbox_leases");
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    let holder_name = leases[0][0].clone();
+    let first_holds = first
+        .pid()
+        .is_some_and(|pid| holder_name.contains(&format!(":{pid}:")));
+    let (holder, other) = if first_holds {
+        (&mut first, &mut second)
+    } else {
+        (&mut second, &mut first)
+    };
+    assert!(
+        holder
+            .readiness()
+            .contains("mailbox support: connected, held by this daemon"),
+        "{}",
+        holder.readiness()
+    );
+    let standby = other.readiness();
+    assert!(
+        standby.contains("200 OK")
+            && standby.contains(&format!("mailbox support: held by {holder_name}")),
+        "{standby}"
+    );
+    // Both delivered acknowledgements.
+    let senders = other.count("SELECT COUNT(*) FROM outbox WHERE status = 'sent'");
+    assert_eq!(
+        senders,
+        other.count("SELECT COUNT(*) FROM outbox"),
+        "nothing left unsent"
+    );
+
+    // kill -9 the holder half-way through the next backlog: the other takes the mailbox over.
+    env.seed_inbox(&round("b"));
+    let started = Instant::now();
+    while holder.count(TICKETS) < per_round + per_round / 5 && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    holder.stop(true);
+    let killed = Instant::now();
+    let at_kill = other.count(TICKETS);
+    assert!(
+        at_kill > per_round && at_kill < 2 * per_round,
+        "the kill must land mid-backlog ({at_kill})"
+    );
+    other.wait_count(TICKETS, 2 * per_round, Duration::from_secs(180));
+    let taken_over = killed.elapsed();
+    other.wait_count(SENT, 2 * per_round, Duration::from_secs(240));
+    let (distinct, delivered) =
+        wait_acknowledged(&env, 2 * per_round as usize, Duration::from_secs(60));
+    assert_eq!(
+        distinct,
+        2 * per_round as usize,
+        "every request acknowledged"
+    );
+    assert_eq!(other.count(TICKETS), 2 * per_round, "no ticket duplicated");
+    assert_eq!(
+        other.count("SELECT COUNT(DISTINCT requester_email) FROM tickets"),
+        2 * per_round
+    );
+    let twice = delivered - distinct;
+    eprintln!(
+        "two daemons: kill -9 of the holder at {at_kill} tickets; the other finished the mailbox \
+         {:.1} s later; {twice} acknowledgements delivered twice",
+        taken_over.as_secs_f64()
+    );
+    let in_flight =
+        switchboard::outbox::worker::CONCURRENCY + switchboard::outbox::worker::MARK_EVERY;
+    assert!(
+        twice <= in_flight,
+        "{twice} acknowledgements went out twice (at most the {in_flight} in flight may)"
+    );
+    assert!(
+        other
+            .readiness()
+            .contains("mailbox support: connected, held by this daemon")
+    );
+    assert!(
+        env.support_folder("").is_empty(),
+        "the inbox was worked through"
+    );
+}

@@ -81,6 +81,15 @@ impl TestDatabase {
         }
     }
 
+    /// The same database for a second daemon; the first one's drops it.
+    pub(crate) fn shared(&self) -> TestDatabase {
+        TestDatabase {
+            config_url: self.config_url.clone(),
+            read_url: self.read_url.clone(),
+            made: None,
+        }
+    }
+
     /// Whether this is PostgreSQL.
     pub(crate) fn is_postgres(&self) -> bool {
         self.made.is_some()
