@@ -3,12 +3,14 @@
 
 1. Raw fetch: the physical limit, fetching N seeded messages over IMAP with no processing
    (imaplib, UID FETCH in batches of 500, BODY.PEEK[]).
-2. Intake: the release daemon on a fresh SQLite database reads the same N messages; time
-   until every one has an outcome, and until every acknowledgement was accepted by Postfix.
-   Peak RSS from /proc (VmHWM).
+2. Intake: the release daemon on a fresh database (SQLite, or PostgreSQL with --database
+   postgres, where --daemons 2 runs two daemons on it) reads the same N messages; time until
+   every one has an outcome, and until every acknowledgement was accepted by Postfix. Peak
+   RSS from /proc (VmHWM), the largest of the daemons.
 3. Latency: S requests sent one at a time through Postfix; time from send to the
    acknowledgement landing in the sink Maildir.
 Usage: tests/env/mail.sh up && cargo build --release && benches/mail_e2e.py [--count 10000] [--samples 200]
+       [--database postgres --daemons 2]   (after tests/env/pg.sh up; --samples 0 skips step 3)
 """
 
 import argparse
@@ -90,13 +92,33 @@ def raw_fetch(env, count):
     return fetched / elapsed
 
 
-def write_config(desk, env):
+PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES") or "postgres://switchboard@127.0.0.1:15432/postgres"
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", url, "-AtX", "-c", sql], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip())
+    return out.stdout.strip()
+
+
+def database_url(kind):
+    """The config's url; on PostgreSQL a fresh database of this run's own."""
+    if kind == "sqlite":
+        return "sqlite://var/switchboard.db"
+    name = f"bench_{os.getpid()}"
+    psql(PG_SERVER, f"DROP DATABASE IF EXISTS {name}")
+    psql(PG_SERVER, f"CREATE DATABASE {name}")
+    return PG_SERVER.rsplit("/", 1)[0] + "/" + name
+
+
+def write_config(desk, env, url):
     with open(os.path.join(desk, "switchboard.toml"), "w") as f:
         f.write(f"""[paths]
 rules = "{ROOT}/rules"
 templates = "{ROOT}/templates"
 [database]
-url = "sqlite://var/switchboard.db"
+url = "{url}"
 [web]
 listen = "127.0.0.1:0"
 [outbound]
@@ -126,7 +148,12 @@ def start_daemon(desk, env, binary):
     return proc
 
 
-def count(desk, sql):
+def count(desk, sql, url="sqlite://var/switchboard.db"):
+    if url.startswith("postgres"):
+        try:
+            return int(psql(url, sql) or 0)
+        except (RuntimeError, ValueError):
+            return 0
     try:
         db = sqlite3.connect(f"file:{os.path.join(desk, 'var/switchboard.db')}?mode=ro", uri=True, timeout=5)
         value = db.execute(sql).fetchone()[0]
@@ -144,49 +171,13 @@ def peak_rss_mb(pid):
     return 0.0
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=10000)
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/switchboard"))
-    args = parser.parse_args()
-    env = load_env()
-    empty(env["SUPPORT_MAILDIR"])
-    empty(env["SINK_MAILDIR"])
-    seed(env, args.count)
-    raw = raw_fetch(env, args.count)
-    print(f"raw IMAP fetch: {raw:.0f} messages/s ({args.count} messages, UID FETCH of 500, BODY.PEEK[])")
-
-    desk = tempfile.mkdtemp(prefix="switchboard-e2e-")
-    write_config(desk, env)
-    start = time.monotonic()
-    proc = start_daemon(desk, env, args.binary)
-    ingested_at = sent_at = None
-    rss = 0.0
-    deadline = start + 600
-    while time.monotonic() < deadline:
-        rss = max(rss, peak_rss_mb(proc.pid))
-        if ingested_at is None and count(desk, "SELECT COUNT(*) FROM intake_keys WHERE key LIKE 'imap:%'") >= args.count:
-            ingested_at = time.monotonic()
-        if count(desk, "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'") >= args.count:
-            sent_at = time.monotonic()
-            break
-        time.sleep(0.05)
-    rss = max(rss, peak_rss_mb(proc.pid))
-    assert ingested_at and sent_at, "timed out"
-    ingest_rate = args.count / (ingested_at - start)
-    ack_rate = args.count / (sent_at - start)
-    print(f"intake: {ingest_rate:.0f} messages/s ({ingested_at - start:.2f} s, from daemon start); "
-          f"ratio to raw fetch {ingest_rate / raw:.2f}")
-    print(f"acknowledgements accepted by Postfix: {ack_rate:.0f}/s ({sent_at - start:.2f} s)")
-    print(f"peak RSS: {rss:.1f} MB")
-
-    # Latency: one request at a time, through Postfix, to its acknowledgement in the sink.
+def latency(env, samples):
+    """One request at a time, through Postfix, to its acknowledgement in the sink."""
     empty(env["SINK_MAILDIR"])
     sink_new = os.path.join(env["SINK_MAILDIR"], "new")
     latencies = []
     smtp = smtplib.SMTP("127.0.0.1", int(env["SMTP_PORT"]))
-    for i in range(args.samples):
+    for i in range(samples):
         before = len(os.listdir(sink_new))
         t0 = time.monotonic()
         smtp.sendmail(f"lat{i}@example.org", ["support@example.com"], message(100000 + i).replace(b"user", b"lat"))
@@ -200,10 +191,65 @@ def main():
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"latency over {len(latencies)} samples: median {statistics.median(latencies) * 1000:.0f} ms, "
           f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
-    proc.terminate()
-    proc.wait(timeout=20)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/switchboard"))
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--daemons", type=int, default=1)
+    args = parser.parse_args()
+    if args.daemons > 1 and args.database != "postgres":
+        raise SystemExit("several daemons share a database only on PostgreSQL: add --database postgres")
+    env = load_env()
+    empty(env["SUPPORT_MAILDIR"])
+    empty(env["SINK_MAILDIR"])
+    seed(env, args.count)
+    raw = raw_fetch(env, args.count)
+    print(f"raw IMAP fetch: {raw:.0f} messages/s ({args.count} messages, UID FETCH of 500, BODY.PEEK[])")
+
+    url = database_url(args.database)
+    desks = [tempfile.mkdtemp(prefix="switchboard-e2e-") for _ in range(args.daemons)]
+    for desk in desks:
+        write_config(desk, env, url)
+    desk = desks[0]
+    start = time.monotonic()
+    procs = [start_daemon(d, env, args.binary) for d in desks]
+    proc = procs[0]
+    print(f"{args.daemons} daemon(s) on {args.database}")
+    ingested_at = sent_at = None
+    rss = 0.0
+    deadline = start + 600
+    while time.monotonic() < deadline:
+        rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+        if ingested_at is None and count(desk, "SELECT COUNT(*) FROM intake_keys WHERE key LIKE 'imap:%'", url) >= args.count:
+            ingested_at = time.monotonic()
+        if count(desk, "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'sent'", url) >= args.count:
+            sent_at = time.monotonic()
+            break
+        time.sleep(0.05)
+    rss = max([rss] + [peak_rss_mb(p.pid) for p in procs])
+    assert ingested_at and sent_at, "timed out"
+    ingest_rate = args.count / (ingested_at - start)
+    ack_rate = args.count / (sent_at - start)
+    print(f"intake: {ingest_rate:.0f} messages/s ({ingested_at - start:.2f} s, from daemon start); "
+          f"ratio to raw fetch {ingest_rate / raw:.2f}")
+    print(f"acknowledgements accepted by Postfix: {ack_rate:.0f}/s ({sent_at - start:.2f} s)")
+    print(f"peak RSS: {rss:.1f} MB")
+
+    if args.samples > 0:
+        latency(env, args.samples)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(timeout=20)
     if not os.environ.get("BENCH_KEEP"):
-        shutil.rmtree(desk)
+        for d in desks:
+            shutil.rmtree(d)
+        if args.database == "postgres":
+            psql(PG_SERVER, f"DROP DATABASE IF EXISTS bench_{os.getpid()}")
     empty(env["SUPPORT_MAILDIR"])
     empty(env["SINK_MAILDIR"])
 
