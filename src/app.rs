@@ -43,8 +43,11 @@ pub async fn serve(settings: Settings) -> ExitCode {
         }
     };
     let settings = engine.settings.clone();
-    let store = match Store::open_for_daemon(&settings.database.url, settings.database.busy_timeout)
-        .await
+    let store = match Store::open_for_daemon(
+        &settings.database.connect_url(),
+        settings.database.busy_timeout,
+    )
+    .await
     {
         Ok(store) => store,
         Err(e) => {

@@ -276,9 +276,12 @@ fn load_engine(settings: Settings) -> Result<Engine, ExitCode> {
 
 /// Opens the database; an unavailable one gives exit status 75.
 async fn open_store(settings: &Settings) -> Result<Store, ExitCode> {
-    Store::open(&settings.database.url, settings.database.busy_timeout)
-        .await
-        .map_err(|e| store_exit(&e))
+    Store::open(
+        &settings.database.connect_url(),
+        settings.database.busy_timeout,
+    )
+    .await
+    .map_err(|e| store_exit(&e))
 }
 
 /// Prints a store error and picks the exit status for it.

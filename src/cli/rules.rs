@@ -57,7 +57,7 @@ pub(super) async fn test(settings: Settings, json: bool, message: &Path) -> Exit
         Ok(engine) => engine,
         Err(code) => return code,
     };
-    let store = match existing_database(&engine.settings.database.url) {
+    let store = match existing_database(&engine.settings.database.connect_url()) {
         Some(url) => Store::open_read_only(&url).await.ok(),
         None => None,
     };
@@ -77,8 +77,12 @@ pub(super) async fn test(settings: Settings, json: bool, message: &Path) -> Exit
     ExitCode::SUCCESS
 }
 
-/// The database URL when its file exists: a dry run never creates one.
+/// The database URL when its file exists: a dry run never creates one. A PostgreSQL
+/// database is used when it has the schema (checked on opening).
 fn existing_database(url: &str) -> Option<String> {
+    if crate::store::Backend::of_url(url) == Some(crate::store::Backend::Postgres) {
+        return Some(url.to_owned());
+    }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

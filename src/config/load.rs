@@ -455,7 +455,11 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
             templates: path(&raw.paths.templates),
             var: path(&raw.paths.var),
         },
-        database: Database { url, busy_timeout },
+        database: Database {
+            url,
+            password_env: raw.database.password_env,
+            busy_timeout,
+        },
         web: Web {
             listen: raw.web.listen,
             require_token_for_requests: raw.web.require_token_for_requests,

@@ -67,10 +67,77 @@ pub struct Paths {
 /// `[database]`
 #[derive(Debug, Clone)]
 pub struct Database {
-    /// `sqlite://...` URL, with a relative path resolved against the config folder.
+    /// `sqlite://...` URL (a relative path resolved against the config folder) or
+    /// `postgres://...`.
     pub url: String,
+    /// Variable holding the PostgreSQL password, when the url has none.
+    pub password_env: String,
     /// How long a writer waits on a lock.
     pub busy_timeout: Duration,
+}
+
+impl Database {
+    /// The url to connect with: a `postgres://` url without a password gets the one in the
+    /// variable `password_env`, read now (it never sits in the config or its file).
+    pub fn connect_url(&self) -> String {
+        let password = (!self.password_env.is_empty())
+            .then(|| std::env::var(&self.password_env).ok())
+            .flatten()
+            .filter(|p| !p.is_empty());
+        match password {
+            Some(password) => with_password(&self.url, &password),
+            None => self.url.clone(),
+        }
+    }
+}
+
+/// Puts a percent-encoded password into a `postgres://` url that has none.
+fn with_password(url: &str, password: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    if !scheme.starts_with("postgres") {
+        return url.to_owned();
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let encoded: String = password
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    match authority.rsplit_once('@') {
+        Some((user, _)) if user.contains(':') => url.to_owned(),
+        Some((user, host)) => format!("{scheme}://{user}:{encoded}@{host}{tail}"),
+        None => format!("{scheme}://:{encoded}@{authority}{tail}"),
+    }
+}
+
+#[cfg(test)]
+mod database_tests {
+    use super::with_password;
+
+    #[test]
+    fn a_password_from_the_environment_goes_into_a_postgres_url_encoded() {
+        assert_eq!(
+            with_password("postgres://desk@db:5432/switchboard", "p@ss w/rd"),
+            "postgres://desk:p%40ss%20w%2Frd@db:5432/switchboard"
+        );
+        assert_eq!(
+            with_password("postgres://desk:given@db/switchboard", "other"),
+            "postgres://desk:given@db/switchboard",
+            "a password in the url wins"
+        );
+        assert_eq!(
+            with_password("sqlite://var/x.db", "secret"),
+            "sqlite://var/x.db"
+        );
+    }
 }
 
 /// `[web]`

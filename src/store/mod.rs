@@ -173,8 +173,14 @@ impl Store {
             backend,
             write_gate: Default::default(),
         };
-        if mode != Mode::ReadOnly {
-            store.migrate().await?;
+        match mode {
+            // Read-only opens never make a schema; one without it is no database to read.
+            Mode::ReadOnly => {
+                sqlx::query("SELECT 1 FROM tickets LIMIT 1")
+                    .execute(&store.pool)
+                    .await?;
+            }
+            _ => store.migrate().await?,
         }
         Ok(store)
     }
