@@ -140,7 +140,7 @@ poll_seconds = 300
 
 
 def start_daemon(desk, env, binary):
-    environ = dict(os.environ, BENCH_IMAP_PASSWORD=env["SUPPORT_PASSWORD"], RUST_LOG="warn")
+    environ = dict(os.environ, BENCH_IMAP_PASSWORD=env["SUPPORT_PASSWORD"], RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn"))
     proc = subprocess.Popen([binary, "--config", os.path.join(desk, "switchboard.toml"), "serve"],
                             cwd=desk, env=environ, stdout=subprocess.PIPE, stderr=open(os.path.join(desk, "log"), "w"))
     line = proc.stdout.readline().decode()

@@ -1,5 +1,5 @@
-//! Delivery through an SMTP relay with lettre: `smtp://` (STARTTLS when offered), `smtps://`,
-//! optional AUTH, pooled connections. Replies decide: 5xx is permanent, everything else
+//! Delivery through an SMTP relay with lettre: `smtp://` (STARTTLS when offered, and
+//! required when we log in), `smtps://`, optional AUTH, pooled connections. Replies decide: 5xx is permanent, everything else
 //! (4xx, refused connection, timeout) is worth another try.
 
 use std::time::Duration;
@@ -62,8 +62,12 @@ impl SmtpTransport {
         let parameters = parameters
             .build_rustls()
             .map_err(|e| format!("TLS for the SMTP relay: {e}"))?;
+        let login = !outbound.smtp_username.is_empty();
         let tls = if implicit_tls {
             Tls::Wrapper(parameters)
+        } else if login {
+            // A password never crosses the wire in the clear: without STARTTLS, no delivery.
+            Tls::Required(parameters)
         } else {
             Tls::Opportunistic(parameters)
         };
@@ -72,7 +76,7 @@ impl SmtpTransport {
             .tls(tls)
             .timeout(Some(Duration::from_secs(30)))
             .pool_config(PoolConfig::new().max_size(32));
-        if !outbound.smtp_username.is_empty() {
+        if login {
             let password = std::env::var(&outbound.smtp_password_env).map_err(|_| {
                 format!(
                     "outbound.smtp_username is set but the variable {} holding the password is not",

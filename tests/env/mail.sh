@@ -9,6 +9,8 @@
 #   Dovecot  127.0.0.1:10143 IMAP (STARTTLS offered, plaintext login allowed on loopback)
 #            127.0.0.1:10993 IMAPS (implicit TLS)
 #   Postfix  127.0.0.1:10025 SMTP, open relay for loopback only, no listener on port 25
+#            127.0.0.1:10587 submission: STARTTLS required, then AUTH (Dovecot's users)
+#            127.0.0.1:10465 submissions: implicit TLS, then AUTH
 # Users (passwords in plain text, this is a test rig): support/support-secret is the intake
 # mailbox; sink/sink-secret receives every other address in example.com/.org/.net, so the
 # acknowledgements Switchboard sends can be read back by a test.
@@ -25,6 +27,8 @@ export PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 IMAP_PORT=10143
 IMAPS_PORT=10993
 SMTP_PORT=10025
+SUBMISSION_PORT=10587
+SUBMISSIONS_PORT=10465
 SUPPORT_USER=support
 SUPPORT_PASSWORD=support-secret
 SINK_USER=sink
@@ -348,6 +352,16 @@ service imap-login {
   }
 }
 
+# Postfix's submission listeners ask Dovecot to check passwords, through this socket in
+# Postfix's private queue folder.
+service auth {
+  unix_listener $POSTFIX_QUEUE/private/auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+
 # IDLE is on by default; Dovecot tells IDLE clients about new mail ~0.5 s after it lands.
 protocol imap {
   mail_max_userip_connections = 100
@@ -394,6 +408,10 @@ write_postfix_conf() {
     # master.lock and the TLS/verify caches live here, written as the postfix user.
     chown postfix:postfix "$POSTFIX_DATA"
     chmod 700 "$POSTFIX_DATA"
+    # Dovecot (started first) puts its auth socket here; Postfix keeps these owners.
+    mkdir -p "$POSTFIX_QUEUE/private"
+    chown postfix:root "$POSTFIX_QUEUE/private"
+    chmod 700 "$POSTFIX_QUEUE/private"
 
     # Catch-all delivery. regexp maps need no postmap step; they are case-insensitive and
     # tried in order, so the support line must come first.
@@ -486,6 +504,34 @@ EOF
 # Switchboard test MTA services, written by tests/env/mail.sh.
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+# Submission as a desk outside the relay's network would use it: TLS first, then a login
+# checked by Dovecot; the Received header records both, so a test can see them.
+127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_tls_cert_file=$DIR/tls/server.pem
+  -o smtpd_tls_key_file=$DIR/tls/server.key
+  -o smtpd_tls_received_header=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path=private/auth
+  -o smtpd_sasl_authenticated_header=yes
+  -o mynetworks=
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+127.0.0.1:$SUBMISSIONS_PORT inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_cert_file=$DIR/tls/server.pem
+  -o smtpd_tls_key_file=$DIR/tls/server.key
+  -o smtpd_tls_received_header=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path=private/auth
+  -o smtpd_sasl_authenticated_header=yes
+  -o mynetworks=
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -546,7 +592,7 @@ wait_until_up() {
     local i port missing
     for ((i = 0; i < START_TIMEOUT * 10; i++)); do
         missing=
-        for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT; do
+        for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT; do
             port_open "$port" || missing="$missing $port"
         done
         [ -n "$missing" ] || return 0
@@ -567,6 +613,8 @@ SWITCHBOARD_TEST_MAIL_DIR=$DIR
 IMAP_PORT=$IMAP_PORT
 IMAPS_PORT=$IMAPS_PORT
 SMTP_PORT=$SMTP_PORT
+SUBMISSION_PORT=$SUBMISSION_PORT
+SUBMISSIONS_PORT=$SUBMISSIONS_PORT
 CA_FILE=$DIR/ca.pem
 OTHER_CA_FILE=$DIR/other-ca.pem
 SUPPORT_USER=$SUPPORT_USER
@@ -614,7 +662,7 @@ cmd_up() {
 
     # Anything still answering now is not ours (another DIR, or another program).
     local port
-    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT; do
+    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT; do
         ! port_open "$port" ||
             die "127.0.0.1:$port is already in use by another program (another DIR's servers? try: $0 down OTHER_DIR)"
     done
@@ -627,13 +675,13 @@ cmd_up() {
     start_postfix
     wait_until_up
     postfix_running || die "Postfix is not running; read $POSTFIX_LOG"
-    log "up: IMAP 127.0.0.1:$IMAP_PORT, IMAPS 127.0.0.1:$IMAPS_PORT, SMTP 127.0.0.1:$SMTP_PORT"
+    log "up: IMAP 127.0.0.1:$IMAP_PORT, IMAPS 127.0.0.1:$IMAPS_PORT, SMTP 127.0.0.1:$SMTP_PORT, submission 127.0.0.1:$SUBMISSION_PORT (STARTTLS) and :$SUBMISSIONS_PORT (TLS), with AUTH"
     print_env
 }
 
 cmd_status() {
     local port rc=0
-    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT; do
+    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT; do
         if port_open "$port"; then
             log "127.0.0.1:$port answers"
         else

@@ -299,6 +299,22 @@ impl Daemon {
         ca_file: &str,
         extra: &str,
     ) -> Daemon {
+        let outbound = format!(
+            "transport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\n",
+            env.port("SMTP_PORT")
+        );
+        Daemon::configure_with(env, mailbox_url, ca_file, extra, &outbound)
+    }
+
+    /// As [`Daemon::configure`], with the delivery settings of `[outbound]` given
+    /// (`from` and `retry_base` are added).
+    pub(crate) fn configure_with(
+        env: &MailEnv,
+        mailbox_url: &str,
+        ca_file: &str,
+        extra: &str,
+        outbound: &str,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = TestDatabase::new(dir.path());
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -306,14 +322,13 @@ impl Daemon {
             "[paths]\nrules = \"{rules}\"\ntemplates = \"{templates}\"\n\
              [database]\nurl = \"{database}\"\n\
              [web]\nlisten = \"127.0.0.1:0\"\n\
-             [outbound]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}\"\n\
+             [outbound]\n{outbound}\
              from = \"IT Service Desk <support@example.com>\"\nretry_base = \"1s\"\n\
              [[mailbox]]\nname = \"support\"\nurl = \"{mailbox_url}\"\nusername = \"{user}\"\n\
              password_env = \"SWITCHBOARD_TEST_IMAP_PASSWORD\"\nfolder = \"INBOX\"\nafter = \"move:Processed\"\n\
              address = \"support@example.com\"\nca_file = \"{ca_file}\"\n{extra}\n",
             rules = repo.join("rules").display(),
             templates = repo.join("templates").display(),
-            smtp = env.port("SMTP_PORT"),
             user = env.var("SUPPORT_USER"),
             database = db.config_url,
         );
@@ -395,6 +410,10 @@ impl Daemon {
             .current_dir(self.dir.path())
             .env(
                 "SWITCHBOARD_TEST_IMAP_PASSWORD",
+                env.var("SUPPORT_PASSWORD"),
+            )
+            .env(
+                "SWITCHBOARD_TEST_SMTP_PASSWORD",
                 env.var("SUPPORT_PASSWORD"),
             )
             .env("RUST_LOG", "warn,switchboard=debug")

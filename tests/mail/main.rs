@@ -641,3 +641,142 @@ fn two_daemons_on_postgresql_share_one_mailbox_and_the_survivor_of_a_kill_9_fini
         "the inbox was worked through"
     );
 }
+
+/// The [outbound] block for a relay that wants TLS and a login.
+fn submission(env: &MailEnv, url: &str, login: bool, ca_file: &str) -> String {
+    let mut outbound =
+        format!("transport = \"smtp\"\nsmtp_url = \"{url}\"\nca_file = \"{ca_file}\"\n");
+    if login {
+        outbound.push_str(&format!(
+            "smtp_username = \"{}\"\nsmtp_password_env = \"SWITCHBOARD_TEST_SMTP_PASSWORD\"\n",
+            env.var("SUPPORT_USER")
+        ));
+    }
+    outbound
+}
+
+#[test]
+fn acknowledgements_go_out_over_starttls_and_implicit_tls_with_a_login() {
+    let env = MailEnv::take_turn();
+    let imap = format!("imap://127.0.0.1:{}", env.port("IMAP_PORT"));
+    let relays = [
+        (
+            "starttls",
+            format!("smtp://127.0.0.1:{}", env.port("SUBMISSION_PORT")),
+        ),
+        (
+            "implicit",
+            format!("smtps://127.0.0.1:{}", env.port("SUBMISSIONS_PORT")),
+        ),
+    ];
+    for (name, url) in &relays {
+        let outbound = submission(&env, url, true, &env.var("CA_FILE"));
+        let mut daemon = Daemon::configure_with(
+            &env,
+            &imap,
+            &env.var("CA_FILE"),
+            "poll_seconds = 1",
+            &outbound,
+        );
+        daemon.run(&env);
+        let from = format!("{name}@example.org");
+        env.drop_into_inbox(
+            name,
+            &request(
+                &from,
+                "Printer jam",
+                "The printer on floor 2 jams.",
+                &format!("{name}@example.org"),
+            ),
+        );
+        let started = Instant::now();
+        let ack = loop {
+            let found = env
+                .acks()
+                .into_iter()
+                .find(|m| header(m, "To").is_some_and(|to| to.contains(&from)));
+            if let Some(ack) = found {
+                break ack;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "no acknowledgement via {url}\n{}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Postfix writes how it was handed over: ESMTPSA is ESMTP with TLS and a login.
+        assert!(ack.contains("with ESMTPSA"), "{name}: {ack}");
+        assert!(
+            ack.contains("Authenticated sender: support"),
+            "{name}: {ack}"
+        );
+        assert!(ack.contains("(using TLSv1."), "{name}: {ack}");
+        daemon.stop(false);
+    }
+
+    // No login: the relay refuses to relay, a permanent answer, recorded with its text.
+    let outbound = submission(&env, &relays[0].1, false, &env.var("CA_FILE"));
+    let mut refused = Daemon::configure_with(
+        &env,
+        &imap,
+        &env.var("CA_FILE"),
+        "poll_seconds = 1",
+        &outbound,
+    );
+    refused.run(&env);
+    env.drop_into_inbox(
+        "nologin",
+        &request(
+            "nologin@example.org",
+            "VPN",
+            "VPN is down.",
+            "nologin@example.org",
+        ),
+    );
+    refused.wait_count(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'failed' AND last_error LIKE '%554%'",
+        1,
+        WAIT,
+    );
+    refused.stop(false);
+
+    // A relay whose certificate the config does not trust: nothing is sent in the clear;
+    // the acknowledgement waits (temporary) with the reason.
+    let outbound = submission(&env, &relays[0].1, true, &env.var("OTHER_CA_FILE"));
+    let mut distrust = Daemon::configure_with(
+        &env,
+        &imap,
+        &env.var("CA_FILE"),
+        "poll_seconds = 1",
+        &outbound,
+    );
+    distrust.run(&env);
+    env.drop_into_inbox(
+        "distrust",
+        &request(
+            "distrust@example.org",
+            "Mail",
+            "Outlook asks for a password.",
+            "distrust@example.org",
+        ),
+    );
+    distrust.wait_count(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'pending' AND attempts > 0",
+        1,
+        WAIT,
+    );
+    let reason = distrust
+        .db
+        .query("SELECT last_error FROM outbox WHERE kind = 'ack'")
+        .concat()
+        .join(" ");
+    assert!(reason.to_lowercase().contains("certificate"), "{reason}");
+    assert!(
+        !env.acks()
+            .iter()
+            .any(|m| m.contains("distrust@example.org")),
+        "nothing reached the relay without trusted TLS"
+    );
+    distrust.stop(false);
+}

@@ -168,11 +168,22 @@ async fn take(
         })
         .collect();
     let engine = task.live.current();
+    let started = std::time::Instant::now();
     let prepared = prepare_batch(&engine, inputs);
+    let parsed = started.elapsed();
     let outcomes = commit_batch(&engine, &task.store, &prepared).await?;
+    let committed = started.elapsed();
     task.wake_outbox.notify_one();
     // Only now, with the batch committed, is the server told.
     after_commit(task, session, &fetched, &outcomes, can_move).await?;
+    tracing::debug!(
+        mailbox = %mailbox.name,
+        messages = fetched.len(),
+        parse_ms = parsed.as_millis() as u64,
+        commit_ms = (committed - parsed).as_millis() as u64,
+        server_ms = (started.elapsed() - committed).as_millis() as u64,
+        "Batch taken."
+    );
     for outcome in &outcomes {
         tracing::debug!(mailbox = %mailbox.name, outcome = outcome.outcome.as_str(), ticket = ?outcome.ticket, "Message taken.");
     }
