@@ -3,7 +3,7 @@
 //! cursor, then wait with IDLE (or poll) for more.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{Response, Status};
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::connect::{ImapSession, connect, timed};
 use super::{ImapError, MailboxTask};
+use crate::store::StoreError;
 use crate::ingest::{Input, Outcome, OutcomeKind, commit_batch, prepare_batch};
 
 /// At most this many messages are committed at a time: memory stays flat whatever the
@@ -89,7 +90,10 @@ pub(super) async fn serve(
     }
 }
 
-/// Takes every message after the cursor, batch by batch.
+/// Takes every message after the cursor, batch by batch. Each batch is committed on a task
+/// of its own while the session tells the server about the batch before it and fetches the
+/// next: the database and the IMAP server work at the same time. The cursor still only
+/// passes a batch once it is committed and the server has been told, in order.
 async fn take_new(
     task: &MailboxTask,
     session: &mut ImapSession,
@@ -119,9 +123,11 @@ async fn take_new(
             return Ok(());
         }
         uids.sort_unstable();
+        let mut in_flight: Option<InFlight> = None;
         for window in uids.chunks(BATCH) {
             // Fetched a slice at a time; once the batch holds BATCH_BYTES it is committed, so
-            // a run of large messages never piles up in memory.
+            // a run of large messages never piles up in memory (at most two batches are
+            // held: one committing, one being fetched).
             let mut pending: Vec<(u32, Vec<u8>)> = Vec::new();
             let mut bytes = 0usize;
             for slice in window.chunks(SLICE) {
@@ -130,64 +136,95 @@ async fn take_new(
                 pending.extend(messages);
                 let highest = slice.last().copied().unwrap_or(last);
                 if bytes >= BATCH_BYTES || highest == window.last().copied().unwrap_or(last) {
-                    take(
-                        task,
-                        session,
-                        uidvalidity,
-                        std::mem::take(&mut pending),
-                        can_move,
-                    )
-                    .await?;
+                    let next = InFlight::start(task, uidvalidity, std::mem::take(&mut pending), highest);
                     bytes = 0;
-                    // Every UID up to here was fetched and its outcome committed.
-                    task.store
-                        .set_cursor(&mailbox.name, uidvalidity, highest)
-                        .await?;
-                    last = highest;
+                    if let Some(before) = in_flight.replace(next) {
+                        last = before.finish(task, session, uidvalidity, can_move).await?;
+                    }
                 }
             }
+        }
+        if let Some(before) = in_flight.take() {
+            last = before.finish(task, session, uidvalidity, can_move).await?;
         }
     }
 }
 
-/// Commits one batch of fetched messages, then tells the server (after-ingest action).
-async fn take(
-    task: &MailboxTask,
-    session: &mut ImapSession,
-    uidvalidity: u32,
-    messages: Vec<(u32, Vec<u8>)>,
-    can_move: bool,
-) -> Result<(), ImapError> {
-    let mailbox = &task.mailbox;
-    let fetched: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
-    let inputs: Vec<Input> = messages
-        .into_iter()
-        .map(|(uid, raw)| {
-            let key = format!("imap:{}:{uidvalidity}:{uid}", mailbox.name);
-            Input::raw(raw, Some(key), chrono::Utc::now())
-        })
-        .collect();
-    let engine = task.live.current();
-    let started = std::time::Instant::now();
-    let prepared = prepare_batch(&engine, inputs);
-    let parsed = started.elapsed();
-    let outcomes = commit_batch(&engine, &task.store, &prepared).await?;
-    let committed = started.elapsed();
-    task.wake_outbox.notify_one();
-    // Only now, with the batch committed, is the server told.
-    after_commit(task, session, &fetched, &outcomes, can_move).await?;
-    tracing::debug!(
-        mailbox = %mailbox.name,
-        messages = fetched.len(),
-        parse_ms = parsed.as_millis() as u64,
-        commit_ms = (committed - parsed).as_millis() as u64,
-        server_ms = (started.elapsed() - committed).as_millis() as u64,
-        "Batch taken."
-    );
-    for outcome in &outcomes {
-        tracing::debug!(mailbox = %mailbox.name, outcome = outcome.outcome.as_str(), ticket = ?outcome.ticket, "Message taken.");
+/// A batch whose commit runs beside the session.
+struct InFlight {
+    uids: Vec<u32>,
+    highest: u32,
+    commit: tokio::task::JoinHandle<Result<(Vec<Outcome>, Duration, Duration), StoreError>>,
+}
+
+impl InFlight {
+    /// Parses and commits `messages` on a task of its own.
+    fn start(
+        task: &MailboxTask,
+        uidvalidity: u32,
+        messages: Vec<(u32, Vec<u8>)>,
+        highest: u32,
+    ) -> InFlight {
+        let name = &task.mailbox.name;
+        let uids: Vec<u32> = messages.iter().map(|(uid, _)| *uid).collect();
+        let inputs: Vec<Input> = messages
+            .into_iter()
+            .map(|(uid, raw)| {
+                let key = format!("imap:{name}:{uidvalidity}:{uid}");
+                Input::raw(raw, Some(key), chrono::Utc::now())
+            })
+            .collect();
+        let engine = task.live.current();
+        let store = task.store.clone();
+        let commit = tokio::spawn(async move {
+            let started = Instant::now();
+            let prepared = prepare_batch(&engine, inputs);
+            let parsed = started.elapsed();
+            let outcomes = commit_batch(&engine, &store, &prepared).await?;
+            Ok((outcomes, parsed, started.elapsed() - parsed))
+        });
+        InFlight {
+            uids,
+            highest,
+            commit,
+        }
     }
-    Ok(())
+
+    /// Waits for the commit, then tells the server (the after-ingest action) and moves the
+    /// cursor past the batch; returns the new cursor.
+    async fn finish(
+        self,
+        task: &MailboxTask,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        can_move: bool,
+    ) -> Result<u32, ImapError> {
+        let mailbox = &task.mailbox;
+        let (outcomes, parse, commit) = self
+            .commit
+            .await
+            .map_err(|e| ImapError::Server(format!("the batch's commit stopped: {e}")))??;
+        task.wake_outbox.notify_one();
+        // Only now, with the batch committed, is the server told.
+        let told = Instant::now();
+        after_commit(task, session, &self.uids, &outcomes, can_move).await?;
+        // Every UID up to here was fetched, its outcome committed and the server told.
+        task.store
+            .set_cursor(&mailbox.name, uidvalidity, self.highest)
+            .await?;
+        tracing::debug!(
+            mailbox = %mailbox.name,
+            messages = self.uids.len(),
+            parse_ms = parse.as_millis() as u64,
+            commit_ms = commit.as_millis() as u64,
+            server_ms = told.elapsed().as_millis() as u64,
+            "Batch taken."
+        );
+        for outcome in &outcomes {
+            tracing::debug!(mailbox = %mailbox.name, outcome = outcome.outcome.as_str(), ticket = ?outcome.ticket, "Message taken.");
+        }
+        Ok(self.highest)
+    }
 }
 
 async fn fetch(session: &mut ImapSession, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
