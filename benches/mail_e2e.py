@@ -112,6 +112,46 @@ def database_url(kind):
     return PG_SERVER.rsplit("/", 1)[0] + "/" + name
 
 
+def wait_postfix_idle(env, limit=600):
+    """Waits until Postfix has delivered everything queued (an earlier run's mail must not
+    compete with this one's)."""
+    conf = os.path.join(env["SWITCHBOARD_TEST_MAIL_DIR"], "postfix")
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        out = subprocess.run(["/usr/sbin/postqueue", "-c", conf, "-p"], capture_output=True, text=True)
+        if "Mail queue is empty" in out.stdout:
+            return
+        time.sleep(0.5)
+    raise SystemExit("Postfix still has mail queued after 10 minutes")
+
+
+def raw_smtp(env, count, connections=32):
+    """The relay's own limit: COUNT messages of an acknowledgement's size (~6 KB) handed to
+    Postfix over CONNECTIONS parallel connections, as fast as Python can."""
+    import threading
+    body = ("Subject: [#SD-1] We have your request\r\nFrom: support@example.com\r\n"
+            "Auto-Submitted: auto-replied\r\n\r\n" + ("Thank you for writing to the service desk. " * 140)
+            ).encode()
+    per = count // connections
+
+    def send(n):
+        smtp = smtplib.SMTP("127.0.0.1", int(env["SMTP_PORT"]))
+        for i in range(per):
+            smtp.sendmail("support@example.com", [f"raw{n}-{i}@example.org"], body)
+        smtp.quit()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(connections)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rate = per * connections / (time.monotonic() - start)
+    # Let Postfix deliver them all before anything else is measured.
+    wait_postfix_idle(env)
+    return rate
+
+
 def write_config(desk, env, url):
     with open(os.path.join(desk, "switchboard.toml"), "w") as f:
         f.write(f"""[paths]
@@ -200,15 +240,22 @@ def main():
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/switchboard"))
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--daemons", type=int, default=1)
+    parser.add_argument("--raw-smtp", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the relay's own acceptance rate first")
     args = parser.parse_args()
     if args.daemons > 1 and args.database != "postgres":
         raise SystemExit("several daemons share a database only on PostgreSQL: add --database postgres")
     env = load_env()
+    wait_postfix_idle(env)
     empty(env["SUPPORT_MAILDIR"])
     empty(env["SINK_MAILDIR"])
     seed(env, args.count)
     raw = raw_fetch(env, args.count)
     print(f"raw IMAP fetch: {raw:.0f} messages/s ({args.count} messages, UID FETCH of 500, BODY.PEEK[])")
+    relay = raw_smtp(env, args.count) if args.raw_smtp else 0
+    if relay:
+        print(f"raw SMTP acceptance: {relay:.0f} messages/s ({args.count} messages of ~6 KB, 32 connections from Python)")
+        empty(env["SINK_MAILDIR"])
 
     url = database_url(args.database)
     desks = [tempfile.mkdtemp(prefix="switchboard-e2e-") for _ in range(args.daemons)]
@@ -236,7 +283,8 @@ def main():
     ack_rate = args.count / (sent_at - start)
     print(f"intake: {ingest_rate:.0f} messages/s ({ingested_at - start:.2f} s, from daemon start); "
           f"ratio to raw fetch {ingest_rate / raw:.2f}")
-    print(f"acknowledgements accepted by Postfix: {ack_rate:.0f}/s ({sent_at - start:.2f} s)")
+    print(f"acknowledgements accepted by Postfix: {ack_rate:.0f}/s ({sent_at - start:.2f} s)"
+          + (f"; ratio to raw SMTP acceptance {ack_rate / relay:.2f}" if relay else ""))
     print(f"peak RSS: {rss:.1f} MB")
 
     if args.samples > 0:

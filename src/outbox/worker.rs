@@ -121,6 +121,10 @@ pub struct Retry {
     pub give_up_after: Duration,
 }
 
+/// Messages read from the outbox per round. A round ends when its last message is handed
+/// over, so the sending thins out at each round's end; bigger rounds thin out less often.
+const ROUND: i64 = 1000;
+
 /// Delivered messages are marked sent in groups of this many (one commit each).
 pub const MARK_EVERY: usize = 8;
 
@@ -193,7 +197,7 @@ pub async fn drain_once(
     let mut sent = 0;
     loop {
         let now = Utc::now();
-        let due = store.due_outbox(now, 200).await?;
+        let due = store.due_outbox(now, ROUND).await?;
         if due.is_empty() {
             return Ok(sent);
         }
@@ -224,7 +228,7 @@ pub async fn drain_once(
         }
         sent += round.mark(store).await?;
         let temporary_failures = round.temporary_failures;
-        if batch < 200 || temporary_failures > 0 {
+        if batch < ROUND as usize || temporary_failures > 0 {
             return Ok(sent);
         }
     }
