@@ -136,17 +136,24 @@ async fn take_new(
                 pending.extend(messages);
                 let highest = slice.last().copied().unwrap_or(last);
                 if bytes >= BATCH_BYTES || highest == window.last().copied().unwrap_or(last) {
-                    let next =
-                        InFlight::start(task, uidvalidity, std::mem::take(&mut pending), highest);
+                    let messages = std::mem::take(&mut pending);
                     bytes = 0;
-                    if let Some(before) = in_flight.replace(next) {
-                        last = before.finish(task, session, uidvalidity, can_move).await?;
+                    // The next commit starts only once the one before is in, so the outbox,
+                    // waiting to mark what it sent, never queues behind two intake commits.
+                    let before = match in_flight.take() {
+                        Some(before) => Some(before.committed().await?),
+                        None => None,
+                    };
+                    in_flight = Some(InFlight::start(task, uidvalidity, messages, highest));
+                    if let Some(before) = before {
+                        last = before.tell(task, session, uidvalidity, can_move).await?;
                     }
                 }
             }
         }
         if let Some(before) = in_flight.take() {
-            last = before.finish(task, session, uidvalidity, can_move).await?;
+            let before = before.committed().await?;
+            last = before.tell(task, session, uidvalidity, can_move).await?;
         }
     }
 }
@@ -194,9 +201,35 @@ impl InFlight {
         }
     }
 
-    /// Waits for the commit, then tells the server (the after-ingest action) and moves the
-    /// cursor past the batch; returns the new cursor.
-    async fn finish(
+    /// Waits for the commit.
+    async fn committed(self) -> Result<CommittedBatch, ImapError> {
+        let (outcomes, parse, commit) = self
+            .commit
+            .await
+            .map_err(|e| ImapError::Server(format!("the batch's commit stopped: {e}")))??;
+        Ok(CommittedBatch {
+            uids: self.uids,
+            highest: self.highest,
+            outcomes,
+            parse,
+            commit,
+        })
+    }
+}
+
+/// A batch whose outcomes are committed; the server is not told yet.
+struct CommittedBatch {
+    uids: Vec<u32>,
+    highest: u32,
+    outcomes: Vec<Outcome>,
+    parse: Duration,
+    commit: Duration,
+}
+
+impl CommittedBatch {
+    /// Tells the server (the after-ingest action) and moves the cursor past the batch;
+    /// returns the new cursor.
+    async fn tell(
         self,
         task: &MailboxTask,
         session: &mut ImapSession,
@@ -204,10 +237,7 @@ impl InFlight {
         can_move: bool,
     ) -> Result<u32, ImapError> {
         let mailbox = &task.mailbox;
-        let (outcomes, parse, commit) = self
-            .commit
-            .await
-            .map_err(|e| ImapError::Server(format!("the batch's commit stopped: {e}")))??;
+        let (outcomes, parse, commit) = (self.outcomes, self.parse, self.commit);
         task.wake_outbox.notify_one();
         // Only now, with the batch committed, is the server told.
         let told = Instant::now();
