@@ -655,10 +655,29 @@ fn submission(env: &MailEnv, url: &str, login: bool, ca_file: &str) -> String {
     outbound
 }
 
+/// A daemon delivering through `outbound`, started, with a request from `who@example.org`
+/// dropped into its mailbox.
+fn relaying(env: &MailEnv, outbound: &str, who: &str) -> Daemon {
+    let imap = format!("imap://127.0.0.1:{}", env.port("IMAP_PORT"));
+    let mut daemon = Daemon::configure_with(
+        env,
+        &imap,
+        &env.var("CA_FILE"),
+        "poll_seconds = 1",
+        outbound,
+    );
+    daemon.run(env);
+    let from = format!("{who}@example.org");
+    env.drop_into_inbox(
+        who,
+        &request(&from, "Printer jam", "The printer on floor 2 jams.", &from),
+    );
+    daemon
+}
+
 #[test]
 fn acknowledgements_go_out_over_starttls_and_implicit_tls_with_a_login() {
     let env = MailEnv::take_turn();
-    let imap = format!("imap://127.0.0.1:{}", env.port("IMAP_PORT"));
     let relays = [
         (
             "starttls",
@@ -670,25 +689,12 @@ fn acknowledgements_go_out_over_starttls_and_implicit_tls_with_a_login() {
         ),
     ];
     for (name, url) in &relays {
-        let outbound = submission(&env, url, true, &env.var("CA_FILE"));
-        let mut daemon = Daemon::configure_with(
+        let mut daemon = relaying(
             &env,
-            &imap,
-            &env.var("CA_FILE"),
-            "poll_seconds = 1",
-            &outbound,
-        );
-        daemon.run(&env);
-        let from = format!("{name}@example.org");
-        env.drop_into_inbox(
+            &submission(&env, url, true, &env.var("CA_FILE")),
             name,
-            &request(
-                &from,
-                "Printer jam",
-                "The printer on floor 2 jams.",
-                &format!("{name}@example.org"),
-            ),
         );
+        let from = format!("{name}@example.org");
         let started = Instant::now();
         let ack = loop {
             let found = env
@@ -717,23 +723,7 @@ fn acknowledgements_go_out_over_starttls_and_implicit_tls_with_a_login() {
 
     // No login: the relay refuses to relay, a permanent answer, recorded with its text.
     let outbound = submission(&env, &relays[0].1, false, &env.var("CA_FILE"));
-    let mut refused = Daemon::configure_with(
-        &env,
-        &imap,
-        &env.var("CA_FILE"),
-        "poll_seconds = 1",
-        &outbound,
-    );
-    refused.run(&env);
-    env.drop_into_inbox(
-        "nologin",
-        &request(
-            "nologin@example.org",
-            "VPN",
-            "VPN is down.",
-            "nologin@example.org",
-        ),
-    );
+    let mut refused = relaying(&env, &outbound, "nologin");
     refused.wait_count(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'failed' AND last_error LIKE '%554%'",
         1,
@@ -744,23 +734,7 @@ fn acknowledgements_go_out_over_starttls_and_implicit_tls_with_a_login() {
     // A relay whose certificate the config does not trust: nothing is sent in the clear;
     // the acknowledgement waits (temporary) with the reason.
     let outbound = submission(&env, &relays[0].1, true, &env.var("OTHER_CA_FILE"));
-    let mut distrust = Daemon::configure_with(
-        &env,
-        &imap,
-        &env.var("CA_FILE"),
-        "poll_seconds = 1",
-        &outbound,
-    );
-    distrust.run(&env);
-    env.drop_into_inbox(
-        "distrust",
-        &request(
-            "distrust@example.org",
-            "Mail",
-            "Outlook asks for a password.",
-            "distrust@example.org",
-        ),
-    );
+    let mut distrust = relaying(&env, &outbound, "distrust");
     distrust.wait_count(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND status = 'pending' AND attempts > 0",
         1,
