@@ -498,15 +498,10 @@ minimal_backoff_time = 10s
 maximal_backoff_time = 60s
 EOF
 
-    # No chroot (column 5 = n): a chroot would need copies of system files under the queue.
-    # No listener on port 25: the only inet service is 127.0.0.1:$SMTP_PORT.
-    cat >"$p/master.cf" <<EOF
-# Switchboard test MTA services, written by tests/env/mail.sh.
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-127.0.0.1:$SMTP_PORT inet n - n - - smtpd
-# Submission as a desk outside the relay's network would use it: TLS first, then a login
-# checked by Dovecot; the Received header records both, so a test can see them.
-127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd
+    # What both submission listeners ask: TLS, then a login checked by Dovecot; relaying
+    # only after it.
+    local submission
+    submission=$(cat <<OPTS
   -o smtpd_tls_security_level=encrypt
   -o smtpd_tls_auth_only=yes
   -o smtpd_tls_cert_file=$DIR/tls/server.pem
@@ -519,19 +514,21 @@ EOF
   -o mynetworks=
   -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
   -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+OPTS
+    )
+    # No chroot (column 5 = n): a chroot would need copies of system files under the queue.
+    # No listener on port 25: the only inet service is 127.0.0.1:$SMTP_PORT.
+    cat >"$p/master.cf" <<EOF
+# Switchboard test MTA services, written by tests/env/mail.sh.
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+# Submission as a desk outside the relay's network would use it: TLS first, then a login
+# checked by Dovecot; the Received header records both, so a test can see them.
+127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd
+$submission
 127.0.0.1:$SUBMISSIONS_PORT inet n - n - - smtpd
   -o smtpd_tls_wrappermode=yes
-  -o smtpd_tls_security_level=encrypt
-  -o smtpd_tls_cert_file=$DIR/tls/server.pem
-  -o smtpd_tls_key_file=$DIR/tls/server.key
-  -o smtpd_tls_received_header=yes
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_sasl_type=dovecot
-  -o smtpd_sasl_path=private/auth
-  -o smtpd_sasl_authenticated_header=yes
-  -o mynetworks=
-  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+$submission
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
