@@ -249,14 +249,20 @@ pub async fn run(
             Ok(sent) => tracing::info!(sent, "Outbox delivered."),
             Err(e) => tracing::error!(error = %e, "Outbox worker could not read the database."),
         }
+        if let Transport::Smtp(smtp) = &transport {
+            smtp.close_idle(super::smtp::IDLE_LIMIT).await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = wake.notified() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         }
         if *shutdown.borrow() {
-            return;
+            break;
         }
+    }
+    if let Transport::Smtp(smtp) = &transport {
+        smtp.close_idle(Duration::ZERO).await;
     }
 }
 
