@@ -104,12 +104,14 @@ pub async fn serve(settings: Settings) -> ExitCode {
         base: settings.outbound.retry_base,
         give_up_after: settings.outbound.retry_for,
     };
+    let backlog = crate::outbox::pace::Backlog::default();
     let outbox = tokio::spawn(worker::run(
         store.clone(),
         transport,
         retry,
         Duration::from_millis(500),
         wake_outbox.clone(),
+        backlog.clone(),
         stopped.clone(),
     ));
     let live = LiveEngine::new(engine.clone());
@@ -139,6 +141,7 @@ pub async fn serve(settings: Settings) -> ExitCode {
         &live,
         &store,
         wake_outbox,
+        backlog,
         connected.clone(),
         holder.clone(),
         stopped.clone(),

@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod notify;
+pub mod pace;
 pub mod resolved;
 pub mod samples;
 pub mod smtp;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
+use super::pace::Backlog;
 use crate::store::{OutboxItem, Store, StoreError};
 
 /// A delivery failure: temporary ones are retried.
@@ -101,9 +102,7 @@ impl Transport {
     }
 }
 
-/// Messages handed to the transport at once (SMTP connections are pooled up to this): 32
-/// took acknowledgements from ~275/s to ~400/s against Postfix, intake unchanged.
-pub const CONCURRENCY: usize = 32;
+pub use super::pace::CONCURRENCY;
 
 /// Back-off after `attempts` failures: `base` doubling, at most an hour.
 pub fn backoff(attempts: i64, base: Duration) -> Duration {
@@ -192,8 +191,8 @@ pub async fn drain_once(
     store: &Store,
     transport: &Transport,
     retry: Retry,
+    backlog: &Backlog,
 ) -> Result<usize, StoreError> {
-    use futures::StreamExt;
     let mut sent = 0;
     loop {
         let now = Utc::now();
@@ -210,16 +209,33 @@ pub async fn drain_once(
                 }
             }
             Transport::Smtp(smtp) => {
-                let mut results = futures::stream::iter(due)
-                    .map(|item| async move {
-                        let result = smtp.deliver(&item.recipient, &item.body).await;
-                        (item, result)
-                    })
-                    .buffer_unordered(CONCURRENCY);
-                while let Some((item, result)) = results.next().await {
+                // Each delivery runs as a task of its own, so the relay's replies are read
+                // while a group is being marked; a new one starts only once a finished one
+                // is recorded. So at most CONCURRENCY + MARK_EVERY messages are ever
+                // accepted and not yet marked: all a crash can send twice.
+                let mut waiting = due.into_iter();
+                let mut running = tokio::task::JoinSet::new();
+                loop {
+                    while running.len() < backlog.concurrency() {
+                        let Some(item) = waiting.next() else { break };
+                        let smtp = smtp.clone();
+                        running.spawn(async move {
+                            let result = smtp.deliver(&item.recipient, &item.body).await;
+                            (item, result)
+                        });
+                    }
+                    let Some(finished) = running.join_next().await else {
+                        break;
+                    };
+                    let (item, result) = match finished {
+                        Ok(done) => done,
+                        Err(e) => {
+                            // Its message stays pending in the outbox: a later round sends it.
+                            tracing::error!(error = %e, "An SMTP delivery task stopped.");
+                            continue;
+                        }
+                    };
                     round.record(store, item, result, retry, now).await?;
-                    // Marked in small groups as they are accepted: a crash re-sends at most
-                    // the messages handed over and not yet marked, never a whole round.
                     if round.delivered.len() >= MARK_EVERY {
                         sent += round.mark(store).await?;
                     }
@@ -241,10 +257,11 @@ pub async fn run(
     retry: Retry,
     interval: Duration,
     wake: std::sync::Arc<tokio::sync::Notify>,
+    backlog: Backlog,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        match drain_once(&store, &transport, retry).await {
+        match drain_once(&store, &transport, retry, &backlog).await {
             Ok(0) => {}
             Ok(sent) => tracing::info!(sent, "Outbox delivered."),
             Err(e) => tracing::error!(error = %e, "Outbox worker could not read the database."),

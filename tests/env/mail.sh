@@ -29,6 +29,9 @@ IMAPS_PORT=10993
 SMTP_PORT=10025
 SUBMISSION_PORT=10587
 SUBMISSIONS_PORT=10465
+# Accepts like SMTP_PORT but holds what it accepts (Postfix's hold queue) until
+# `postsuper -H ALL`: the benchmark measures acceptance alone on it.
+HOLD_SMTP_PORT=10026
 SUPPORT_USER=support
 SUPPORT_PASSWORD=support-secret
 SINK_USER=sink
@@ -529,6 +532,10 @@ $submission
 127.0.0.1:$SUBMISSIONS_PORT inet n - n - - smtpd
   -o smtpd_tls_wrappermode=yes
 $submission
+# As SMTP_PORT, but every message accepted here waits in the hold queue (HOLD does not end
+# the restriction list, so relaying is checked as on SMTP_PORT).
+127.0.0.1:$HOLD_SMTP_PORT inet n - n - - smtpd
+  -o smtpd_recipient_restrictions=check_client_access,static:HOLD,permit_mynetworks,reject_unauth_destination
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -589,7 +596,7 @@ wait_until_up() {
     local i port missing
     for ((i = 0; i < START_TIMEOUT * 10; i++)); do
         missing=
-        for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT; do
+        for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT $HOLD_SMTP_PORT; do
             port_open "$port" || missing="$missing $port"
         done
         [ -n "$missing" ] || return 0
@@ -612,6 +619,7 @@ IMAPS_PORT=$IMAPS_PORT
 SMTP_PORT=$SMTP_PORT
 SUBMISSION_PORT=$SUBMISSION_PORT
 SUBMISSIONS_PORT=$SUBMISSIONS_PORT
+HOLD_SMTP_PORT=$HOLD_SMTP_PORT
 CA_FILE=$DIR/ca.pem
 OTHER_CA_FILE=$DIR/other-ca.pem
 SUPPORT_USER=$SUPPORT_USER
@@ -659,7 +667,7 @@ cmd_up() {
 
     # Anything still answering now is not ours (another DIR, or another program).
     local port
-    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT; do
+    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT $HOLD_SMTP_PORT; do
         ! port_open "$port" ||
             die "127.0.0.1:$port is already in use by another program (another DIR's servers? try: $0 down OTHER_DIR)"
     done
@@ -672,13 +680,13 @@ cmd_up() {
     start_postfix
     wait_until_up
     postfix_running || die "Postfix is not running; read $POSTFIX_LOG"
-    log "up: IMAP 127.0.0.1:$IMAP_PORT, IMAPS 127.0.0.1:$IMAPS_PORT, SMTP 127.0.0.1:$SMTP_PORT, submission 127.0.0.1:$SUBMISSION_PORT (STARTTLS) and :$SUBMISSIONS_PORT (TLS), with AUTH"
+    log "up: IMAP 127.0.0.1:$IMAP_PORT, IMAPS 127.0.0.1:$IMAPS_PORT, SMTP 127.0.0.1:$SMTP_PORT, submission 127.0.0.1:$SUBMISSION_PORT (STARTTLS) and :$SUBMISSIONS_PORT (TLS), with AUTH; holding SMTP 127.0.0.1:$HOLD_SMTP_PORT"
     print_env
 }
 
 cmd_status() {
     local port rc=0
-    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT; do
+    for port in $IMAP_PORT $IMAPS_PORT $SMTP_PORT $SUBMISSION_PORT $SUBMISSIONS_PORT $HOLD_SMTP_PORT; do
         if port_open "$port"; then
             log "127.0.0.1:$port answers"
         else

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Mailbox;
 use crate::engine::LiveEngine;
+use crate::outbox::pace::Backlog;
 use crate::store::{Store, StoreError};
 
 /// Why a mailbox session ended.
@@ -53,6 +54,7 @@ pub fn spawn(
     live: &LiveEngine,
     store: &Store,
     wake_outbox: Arc<Notify>,
+    backlog: Backlog,
     connected: Connected,
     holder: Arc<str>,
     shutdown: watch::Receiver<bool>,
@@ -74,6 +76,7 @@ pub fn spawn(
                 store: store.clone(),
                 mailbox,
                 wake_outbox: wake_outbox.clone(),
+                backlog: backlog.clone(),
                 connected: connected.clone(),
                 holder: holder.clone(),
             };
@@ -88,6 +91,9 @@ pub(crate) struct MailboxTask {
     pub(crate) store: Store,
     pub(crate) mailbox: Mailbox,
     pub(crate) wake_outbox: Arc<Notify>,
+    /// Told while this mailbox takes in a backlog (the outbox then sends with fewer
+    /// connections).
+    pub(crate) backlog: Backlog,
     pub(crate) connected: Connected,
     /// This daemon's name in the leases.
     pub(crate) holder: Arc<str>,

@@ -123,6 +123,8 @@ async fn take_new(
             return Ok(());
         }
         uids.sort_unstable();
+        // More than a batch waiting is a backlog: its requests are recorded first.
+        let _backlog = (uids.len() > BATCH).then(|| task.backlog.enter());
         let mut in_flight: Option<InFlight> = None;
         for window in uids.chunks(BATCH) {
             // Fetched a slice at a time; once the batch holds BATCH_BYTES it is committed, so
