@@ -263,6 +263,8 @@ def peak_rss_mb(pid):
 
 def latency(env, samples):
     """One request at a time, through Postfix, to its acknowledgement in the sink."""
+    # Postfix may still be delivering the intake's acknowledgements, which would count here.
+    wait_postfix_idle(env)
     empty(env["SINK_MAILDIR"])
     sink_new = os.path.join(env["SINK_MAILDIR"], "new")
     latencies = []
