@@ -6,7 +6,8 @@
 //! reuse and one command per round trip: five round trips a message. A connection used in
 //! the last few seconds is reused as it is, and a relay that offers PIPELINING (RFC 2920)
 //! gets MAIL, RCPT and DATA in one write: two round trips a message, which is what bounds a
-//! connection's rate against a relay further away than loopback.
+//! connection's rate against a relay further away than loopback. The message and its final
+//! dot always go in one write (see `data_block`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
