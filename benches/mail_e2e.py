@@ -226,30 +226,29 @@ def start_daemon(desk, env, binary):
     return proc
 
 
-def count(desk, sql, url="sqlite://var/switchboard.db"):
+def scalar(desk, sql, url):
+    """The one value SQL selects from the run's database (raises when it cannot be read)."""
     if url.startswith("postgres"):
-        try:
-            return int(psql(url, sql) or 0)
-        except (RuntimeError, ValueError):
-            return 0
+        return psql(url, sql)
+    db = sqlite3.connect(f"file:{os.path.join(desk, 'var/switchboard.db')}?mode=ro", uri=True, timeout=5)
     try:
-        db = sqlite3.connect(f"file:{os.path.join(desk, 'var/switchboard.db')}?mode=ro", uri=True, timeout=5)
-        value = db.execute(sql).fetchone()[0]
+        return db.execute(sql).fetchone()[0]
+    finally:
         db.close()
-        return value
-    except sqlite3.Error:
+
+
+def count(desk, sql, url="sqlite://var/switchboard.db"):
+    """A count while the daemon works: 0 until the database and its tables exist."""
+    try:
+        return int(scalar(desk, sql, url) or 0)
+    except (RuntimeError, ValueError, sqlite3.Error):
         return 0
 
 
 def recorded(desk, sql, url):
     """A time the daemon wrote (RFC 3339 text), as seconds since the epoch."""
     from datetime import datetime
-    if url.startswith("postgres"):
-        text = psql(url, sql)
-    else:
-        db = sqlite3.connect(f"file:{os.path.join(desk, 'var/switchboard.db')}?mode=ro", uri=True, timeout=5)
-        text = db.execute(sql).fetchone()[0]
-        db.close()
+    text = scalar(desk, sql, url)
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
