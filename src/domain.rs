@@ -161,9 +161,109 @@ pub fn address_domain(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
+/// Whether a character may not stand in a one-line value (a name, a subject, a header): the
+/// control characters (CR and LF split headers, which is how a name turns into a forged
+/// header or a mail library's panic), line and paragraph separators, and the invisible
+/// bidi overrides that make "invoice\u{202E}fdp.exe" read as "invoiceexe.pdf".
+fn breaks_a_line(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A value made fit for one line: NUL removed, every other breaking character (see
+/// [`breaks_a_line`]) and each run of them turned into one space, the ends trimmed.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(breaks_a_line) && text.trim() == text {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars().filter(|&c| c != '\0') {
+        if breaks_a_line(c) || c == ' ' {
+            gap = true;
+        } else {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Text of many lines made safe to store and show: line ends become `\n`, tabs stay, every
+/// other control character (NUL, escape sequences, bidi overrides) is removed.
+pub fn clean_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| breaks_a_line(c) && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let text = text.replace("\r\n", "\n");
+    std::borrow::Cow::Owned(
+        text.chars()
+            .filter_map(|c| match c {
+                '\r' | '\u{2028}' | '\u{2029}' => Some('\n'),
+                c if bad(c) => None,
+                c => Some(c),
+            })
+            .collect(),
+    )
+}
+
+/// At most `max` characters: a longer text is cut at the last space before the limit (or at
+/// the limit, when there is none nearby) and ends in "…".
+pub fn cut_chars(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => {
+            let head = &text[..end];
+            let head = match head.rfind(' ') {
+                Some(space) if head[..space].chars().count() * 5 >= max * 4 => &head[..space],
+                _ => head,
+            };
+            std::borrow::Cow::Owned(format!("{}…", head.trim_end()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_values_lose_every_line_break_and_control() {
+        assert_eq!(
+            one_line("Eve\r\nBcc: x@example.org"),
+            "Eve Bcc: x@example.org"
+        );
+        assert_eq!(one_line("VPN\0 down"), "VPN down");
+        assert_eq!(
+            one_line(" \tAnna\u{1b}[31m \u{85}Nowak\u{2028} "),
+            "Anna [31m Nowak"
+        );
+        assert_eq!(one_line("invoice\u{202E}fdp.exe"), "invoice fdp.exe");
+        assert_eq!(one_line("Łukasz Żółć"), "Łukasz Żółć");
+        assert!(matches!(one_line("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn many_line_text_keeps_its_lines_and_tabs_only() {
+        assert_eq!(clean_lines("a\r\nb\rc\td\0e\u{1b}f"), "a\nb\nc\tdef");
+        assert_eq!(clean_lines("one\ntwo"), "one\ntwo");
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_word_with_an_ellipsis() {
+        assert_eq!(cut_chars("short", 10), "short");
+        assert_eq!(cut_chars("aaaa bbbb cccc", 11), "aaaa bbbb…");
+        assert_eq!(cut_chars("aaaa bbbb cccc", 12), "aaaa bbbb cc…");
+        assert_eq!(
+            cut_chars(&"x".repeat(50), 10),
+            format!("{}…", "x".repeat(10))
+        );
+        assert_eq!(cut_chars("ąęść", 3), "ąęś…");
+    }
 
     #[test]
     fn priorities_raise_and_saturate() {

@@ -39,6 +39,11 @@ pub struct Intake {
     /// Header names (lowercase) and raw values, in order.
     #[serde(skip)]
     pub headers: Vec<(String, String)>,
+    /// Secrets found outside subject and body — in the part of the body cut off for length,
+    /// and (once `secrets::redact_outside_body` ran) in headers, the name or the callback
+    /// note: the raw message holds them, so it is redacted as for a secret in the text.
+    #[serde(skip)]
+    pub secrets_elsewhere: Vec<crate::pipeline::secrets::SecretKind>,
     /// The MIME type of the top part, lowercase (e.g. `multipart/report`).
     pub content_type: String,
     /// `report-type` of a `multipart/report`.
@@ -55,14 +60,33 @@ pub struct Intake {
     pub stated: Stated,
 }
 
+/// The longest subject kept: far beyond any person's subject, short enough that a hostile
+/// 9 MB subject costs the rules and the acknowledgement nothing.
+pub const MAX_SUBJECT_CHARS: usize = 1_000;
+/// The longest requester name kept.
+pub const MAX_NAME_CHARS: usize = 200;
+
 impl Intake {
-    /// Removes NUL characters from every text: they carry no meaning in a request, a form
-    /// post can smuggle them in (`%00`), and PostgreSQL refuses them in text columns, which
-    /// would turn one odd message into a failed batch.
-    pub fn without_nul(mut self) -> Intake {
-        fn clean(text: &mut String) {
-            if text.contains('\0') {
-                text.retain(|c| c != '\0');
+    /// Makes every text fit for where it goes, whatever the channel: names, subjects,
+    /// addresses, references and header values become one line (no CR/LF or other control
+    /// characters, which would split the headers of the mail we send, and broke a mail
+    /// library), the body keeps only its lines and tabs, and subject and name are cut to a
+    /// sane length. NUL goes everywhere: PostgreSQL refuses it in text.
+    pub fn sanitized(mut self) -> Intake {
+        use crate::domain::{clean_lines, cut_chars, one_line};
+        fn line(text: &mut String) {
+            if let std::borrow::Cow::Owned(clean) = one_line(text) {
+                *text = clean;
+            }
+        }
+        fn cut(text: &mut String, max: usize) {
+            if let std::borrow::Cow::Owned(short) = cut_chars(text, max) {
+                *text = short;
+            }
+        }
+        fn lines(text: &mut String) {
+            if let std::borrow::Cow::Owned(clean) = clean_lines(text) {
+                *text = clean;
             }
         }
         let Intake {
@@ -88,27 +112,39 @@ impl Intake {
             ..
         } = &mut self;
         let optional = [from, name, phone, content_language, message_id, report_type];
-        optional.into_iter().flatten().for_each(clean);
-        [subject, body, new_text, content_type, source_key]
+        optional.into_iter().flatten().for_each(line);
+        [&mut *subject, content_type, source_key]
             .into_iter()
-            .for_each(clean);
+            .for_each(line);
+        [body, new_text].into_iter().for_each(lines);
         [to, cc, in_reply_to, references, reported_ids]
             .into_iter()
             .flat_map(|list| list.iter_mut())
-            .for_each(clean);
+            .for_each(line);
         for (header, value) in headers.iter_mut() {
-            clean(header);
-            clean(value);
+            line(header);
+            line(value);
         }
         for attachment in attachments.iter_mut() {
-            clean(&mut attachment.name);
-            clean(&mut attachment.content_type);
+            line(&mut attachment.name);
+            line(&mut attachment.content_type);
         }
         for text in [&mut stated.callback, &mut stated.site]
             .into_iter()
             .flatten()
         {
-            clean(text);
+            line(text);
+        }
+        cut(subject, MAX_SUBJECT_CHARS);
+        if let Some(name) = name {
+            cut(name, MAX_NAME_CHARS);
+        }
+        // A name that was nothing but control characters is no name.
+        if self.name.as_deref() == Some("") {
+            self.name = None;
+        }
+        if self.from.as_deref() == Some("") {
+            self.from = None;
         }
         self
     }
@@ -119,16 +155,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nul_characters_are_taken_out_of_every_text() {
+    fn control_characters_are_taken_out_of_every_text() {
         let intake = Intake {
             channel: Channel::Web,
             from: Some("a\0@example.com".into()),
-            name: Some("An\0a".into()),
+            name: Some("An\0a\r\nBcc: x@example.org".into()),
             phone: None,
             to: vec!["support@\0example.com".into()],
             cc: Vec::new(),
-            subject: "VPN\0 down".into(),
-            body: "It \0fails".into(),
+            subject: format!("VPN\0 down\r\n{}", "x".repeat(9_000_000)),
+            body: "It \0fails\r\nagain\u{1b}[2J".into(),
             new_text: "It \0fails".into(),
             attachments: vec![Attachment {
                 name: "log\0.txt".into(),
@@ -140,6 +176,7 @@ mod tests {
             in_reply_to: Vec::new(),
             references: vec!["r\0@x".into()],
             headers: vec![("subject".into(), "VPN\0 down".into())],
+            secrets_elsewhere: Vec::new(),
             content_type: "text/plain".into(),
             report_type: None,
             reported_ids: Vec::new(),
@@ -148,10 +185,21 @@ mod tests {
             size: 10,
             stated: Stated::default(),
         }
-        .without_nul();
+        .sanitized();
         let all = format!("{intake:?}");
-        assert!(!all.contains("\\0"), "{all}");
-        assert_eq!(intake.subject, "VPN down");
+        assert!(
+            !all.contains("\\0") && !all.contains("\\r"),
+            "{}",
+            &all[..200]
+        );
+        assert!(
+            intake.subject.starts_with("VPN down x"),
+            "{}",
+            &intake.subject[..20]
+        );
+        assert_eq!(intake.subject.chars().count(), MAX_SUBJECT_CHARS + 1);
+        assert_eq!(intake.name.as_deref(), Some("Ana Bcc: x@example.org"));
+        assert_eq!(intake.body, "It fails\nagain[2J");
         assert_eq!(intake.from.as_deref(), Some("a@example.com"));
         assert_eq!(intake.attachments[0].name, "log.txt");
         assert_eq!(intake.headers[0].1, "VPN down");

@@ -200,7 +200,16 @@ pub fn compose(
     let id = new_id();
     let domain = crate::domain::address_domain(sender.from_address);
     let message_id = crate::pipeline::thread::our_message_id(sender.key, ticket, &id, domain);
-    let body = build(sender, recipient, &rendered, &message_id, replying_to, now)?;
+    // The mail library's header code panics on some values; whatever one input carries must
+    // cost only that input, so a panic here is this message's error, not the desk's.
+    let body = std::panic::catch_unwind(|| {
+        build(sender, recipient, &rendered, &message_id, replying_to, now)
+    })
+    .unwrap_or_else(|_| {
+        Err(ComposeError::Message(
+            "the message could not be built".into(),
+        ))
+    })?;
     Ok(OutboxRow {
         id,
         kind,
@@ -210,6 +219,11 @@ pub fn compose(
         body,
     })
 }
+
+/// The longest subject line we send (the tag and the requester's words).
+pub const MAX_SUBJECT_SENT: usize = 200;
+/// The longest display name we put in a header.
+const MAX_NAME_SENT: usize = 100;
 
 fn build(
     sender: &Sender<'_>,
@@ -221,14 +235,17 @@ fn build(
 ) -> Result<Vec<u8>, ComposeError> {
     let bad = |e: &dyn std::fmt::Display| ComposeError::Message(e.to_string());
     let from: Mailbox = sender.from.parse().map_err(|e| bad(&e))?;
-    let to = Mailbox::new(
-        name.map(str::to_owned),
-        address.parse().map_err(|e| bad(&e))?,
-    );
+    // Names and subjects come from strangers: one line each, and short, whatever the
+    // template or the intake made of them.
+    let name = name
+        .map(|n| crate::domain::cut_chars(&crate::domain::one_line(n), MAX_NAME_SENT).into_owned())
+        .filter(|n| !n.is_empty());
+    let to = Mailbox::new(name, address.parse().map_err(|e| bad(&e))?);
+    let subject = crate::domain::one_line(&rendered.subject);
     let mut builder = lettre::Message::builder()
         .from(from)
         .to(to)
-        .subject(rendered.subject.clone())
+        .subject(crate::domain::cut_chars(&subject, MAX_SUBJECT_SENT))
         .date(now.into())
         .message_id(Some(format!("<{message_id}>")));
     if let Some((parent, references)) = replying_to {

@@ -412,6 +412,7 @@ impl Submission {
             in_reply_to: Vec::new(),
             references: Vec::new(),
             headers: Vec::new(),
+            secrets_elsewhere: Vec::new(),
             content_type: "text/plain".to_owned(),
             report_type: None,
             reported_ids: Vec::new(),
