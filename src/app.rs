@@ -28,6 +28,10 @@ struct AppState {
     /// This daemon's name in the mailbox leases.
     holder: std::sync::Arc<str>,
     metrics: Option<PrometheusHandle>,
+    /// The supervised background tasks.
+    tasks: crate::tasks::Tasks,
+    /// The form channels' writer.
+    writer: Writer,
 }
 
 /// Runs until a shutdown signal.
@@ -98,34 +102,62 @@ pub async fn serve(settings: Settings) -> ExitCode {
     metrics::counter!("switchboard_routing_no_candidate_total").absolute(0);
     metrics::counter!("switchboard_routed_total", "how" => "live").absolute(0);
     let (stop, stopped) = watch::channel(false);
-    let checkpoints = tokio::spawn(checkpoint_every_second(store.clone(), stopped.clone()));
+    let tasks = crate::tasks::Tasks::default();
+    let checkpoints = tasks.supervise("checkpoints", {
+        let (store, stopped) = (store.clone(), stopped.clone());
+        move || checkpoint_every_second(store.clone(), stopped.clone())
+    });
     let wake_outbox = Arc::new(Notify::new());
     let retry = worker::Retry {
         base: settings.outbound.retry_base,
         give_up_after: settings.outbound.retry_for,
     };
     let backlog = crate::outbox::pace::Backlog::default();
-    let outbox = tokio::spawn(worker::run(
-        store.clone(),
-        transport,
-        retry,
-        Duration::from_millis(500),
-        wake_outbox.clone(),
-        backlog.clone(),
-        stopped.clone(),
-    ));
+    let outbox = tasks.supervise("outbox", {
+        let (store, wake, backlog, stopped) = (
+            store.clone(),
+            wake_outbox.clone(),
+            backlog.clone(),
+            stopped.clone(),
+        );
+        move || {
+            worker::run(
+                store.clone(),
+                transport.clone(),
+                retry,
+                Duration::from_millis(500),
+                wake.clone(),
+                backlog.clone(),
+                stopped.clone(),
+            )
+        }
+    });
     let live = LiveEngine::new(engine.clone());
-    let rules_watch = tokio::spawn(crate::rules::watch::watch(live.clone(), stopped.clone()));
+    let rules_watch = tasks.supervise("rules", {
+        let (live, stopped) = (live.clone(), stopped.clone());
+        move || crate::rules::watch::watch(live.clone(), stopped.clone())
+    });
     let wake_dispatch = Arc::new(Notify::new());
-    let dispatch = tokio::spawn(crate::dispatch::run(
-        live.clone(),
-        store.clone(),
-        wake_dispatch.clone(),
-        wake_outbox.clone(),
-        stopped.clone(),
-    ));
+    let dispatch = tasks.supervise("routing", {
+        let (live, store, wake, wake_outbox, stopped) = (
+            live.clone(),
+            store.clone(),
+            wake_dispatch.clone(),
+            wake_outbox.clone(),
+            stopped.clone(),
+        );
+        move || {
+            crate::dispatch::run(
+                live.clone(),
+                store.clone(),
+                wake.clone(),
+                wake_outbox.clone(),
+                stopped.clone(),
+            )
+        }
+    });
     let writer = Writer::spawn(live.clone(), store.clone(), wake_outbox.clone());
-    let web = match WebState::new(live.clone(), store.clone(), writer, wake_dispatch) {
+    let web = match WebState::new(live.clone(), store.clone(), writer.clone(), wake_dispatch) {
         Ok(web) => web,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -155,6 +187,8 @@ pub async fn serve(settings: Settings) -> ExitCode {
             connected,
             holder,
             metrics: prometheus,
+            tasks,
+            writer,
         })
         .merge(web::router(web));
     tracing::info!(%address, rules = engine.rules.rule_count(), outbox = %settings.outbound.dir.display(), "Switchboard is listening.");
@@ -210,6 +244,7 @@ fn daemon_name() -> std::sync::Arc<str> {
 /// daemon.
 async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
     use crate::channels::imap::MailboxState;
+    use crate::tasks::TaskState;
     let database = sqlx::query("SELECT 1")
         .execute(state.store.pool())
         .await
@@ -234,7 +269,24 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
         };
         body.push_str(&format!("mailbox {name}: {said}\n"));
     }
-    let ready = database && mailboxes.iter().all(|(_, m)| m.served());
+    let mut tasks_ok = true;
+    for (name, task) in state.tasks.states() {
+        let said = match task {
+            TaskState::Running { restarts: 0 } => "running".to_owned(),
+            TaskState::Running { restarts } => format!("running (restarted {restarts} times)"),
+            TaskState::Restarting { restarts } => {
+                tasks_ok = false;
+                format!("failed, starting again (failures: {restarts})")
+            }
+        };
+        body.push_str(&format!("task {name}: {said}\n"));
+    }
+    let writer = state.writer.is_running();
+    body.push_str(&format!(
+        "task intake writer: {}\n",
+        if writer { "running" } else { "stopped" }
+    ));
+    let ready = database && tasks_ok && writer && mailboxes.iter().all(|(_, m)| m.served());
     let status = if ready {
         StatusCode::OK
     } else {

@@ -24,3 +24,4 @@ pub mod sla;
 pub mod staff;
 pub mod stats;
 pub mod store;
+pub mod tasks;

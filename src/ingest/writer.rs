@@ -30,7 +30,16 @@ impl Writer {
             while inbox.recv_many(&mut waiting, BATCH).await > 0 {
                 let (inputs, replies): (Vec<Input>, Vec<Reply>) = waiting.drain(..).unzip();
                 let engine = live.current();
-                match ingest_batch(&engine, &store, inputs).await {
+                let store = store.clone();
+                // On a task of its own, so that even a failure nobody foresaw ends only this
+                // batch (each sender hears "try again"), never the writer every form needs.
+                let work = tokio::spawn(async move { ingest_batch(&engine, &store, inputs).await });
+                let result = work.await.unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(
+                        "the request could not be stored".into(),
+                    ))
+                });
+                match result {
                     Ok(outcomes) => {
                         for (reply, outcome) in replies.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
@@ -47,6 +56,11 @@ impl Writer {
             }
         });
         Writer { queue }
+    }
+
+    /// Whether the writer task still takes inputs (readiness).
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed()
     }
 
     /// Runs one input through the pipeline and waits for its outcome.
