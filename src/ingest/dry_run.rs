@@ -46,6 +46,8 @@ pub async fn dry_run_intake(
 ) -> Result<DryRun, StoreError> {
     let settings = &engine.settings;
     let now = Utc::now();
+    // The same intake the desk would decide on: a dry run shows what ingest does.
+    let intake = super::made_safe(intake);
     let (facts, next_number) = match store {
         Some(store) => {
             let mut conn = store.pool().acquire().await?;

@@ -140,16 +140,11 @@ fn prepare(engine: &Engine, input: &Input) -> Prepared {
         .source_key
         .clone()
         .unwrap_or_else(|| format!("sha256:{digest}"));
-    let parsed = if let Some(intake) = &input.intake {
-        Parsed::Message(Box::new(intake.as_ref().clone().without_nul()))
-    } else if input.raw.len() > limits.max_message_bytes {
-        Parsed::TooLarge
-    } else {
-        match normalize_email(&input.raw, source_key.clone(), input.received_at, limits) {
-            Ok(intake) => Parsed::Message(Box::new(intake.without_nul())),
-            Err(rejection) => Parsed::Rejected(rejection.reason()),
-        }
-    };
+    // Whatever a parser or a cleaner does with one hostile input costs that input alone.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse(limits, input, &source_key)
+    }))
+    .unwrap_or(Parsed::Rejected("internal-error"));
     let mut keys = vec![source_key];
     if let Parsed::Message(intake) = &parsed
         && let Some(id) = &intake.message_id
@@ -161,6 +156,27 @@ fn prepare(engine: &Engine, input: &Input) -> Prepared {
         keys,
         parsed,
     }
+}
+
+fn parse(limits: &crate::config::Limits, input: &Input, source_key: &str) -> Parsed {
+    if let Some(intake) = &input.intake {
+        Parsed::Message(Box::new(made_safe(intake.as_ref().clone())))
+    } else if input.raw.len() > limits.max_message_bytes {
+        Parsed::TooLarge
+    } else {
+        match normalize_email(&input.raw, source_key.to_owned(), input.received_at, limits) {
+            Ok(intake) => Parsed::Message(Box::new(made_safe(intake))),
+            Err(rejection) => Parsed::Rejected(rejection.reason()),
+        }
+    }
+}
+
+/// An intake fit for the pipeline, whatever its channel: one-line names and headers, and the
+/// secrets outside subject and body already redacted (they still flag the ticket).
+pub fn made_safe(intake: crate::intake::Intake) -> crate::intake::Intake {
+    let mut intake = intake.sanitized();
+    crate::pipeline::secrets::redact_outside_body(&mut intake);
+    intake
 }
 
 /// A batch whose inputs have been parsed: the part of the work that needs no database, so a
@@ -188,6 +204,18 @@ pub fn prepare_batch(engine: &Engine, inputs: Vec<Input>) -> PreparedBatch {
     PreparedBatch { inputs, prepared }
 }
 
+/// Parses a batch on a thread of its own: parsing is CPU work whose length the sender
+/// decides, and the runtime's few threads also serve the mailboxes and the web.
+pub async fn prepare_batch_apart(engine: &Engine, inputs: Vec<Input>) -> PreparedBatch {
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || prepare_batch(&engine, inputs))
+        .await
+        .unwrap_or(PreparedBatch {
+            inputs: Vec::new(),
+            prepared: Vec::new(),
+        })
+}
+
 /// Runs a batch of inputs through the pipeline in one transaction. On a database error
 /// nothing of the batch is kept, so the caller may retry it whole.
 pub async fn ingest_batch(
@@ -195,16 +223,66 @@ pub async fn ingest_batch(
     store: &Store,
     inputs: Vec<Input>,
 ) -> Result<Vec<Outcome>, StoreError> {
-    commit_batch(engine, store, &prepare_batch(engine, inputs)).await
+    commit_batch(engine, store, &prepare_batch_apart(engine, inputs).await).await
 }
 
 /// Decides and writes a prepared batch in one transaction (one outcome per input, in order).
+///
+/// A panic while deciding or writing (a bug one odd input found) costs only that input: the
+/// batch is tried again input by input, and the one that fails alone is kept as `rejected`
+/// (`internal-error`), so the rest commit and the channel moves on.
 pub async fn commit_batch(
     engine: &Engine,
     store: &Store,
     batch: &PreparedBatch,
 ) -> Result<Vec<Outcome>, StoreError> {
     let (inputs, prepared) = (&batch.inputs, &batch.prepared);
+    match guarded(commit_together(engine, store, inputs, prepared)).await {
+        Some(result) => return result,
+        None if inputs.len() == 1 => {}
+        None => tracing::error!(
+            inputs = inputs.len(),
+            "Deciding a batch failed unexpectedly; trying its inputs one by one."
+        ),
+    }
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    for (input, prepared) in inputs.iter().zip(prepared) {
+        let one = (std::slice::from_ref(input), std::slice::from_ref(prepared));
+        let outcome = match guarded(commit_together(engine, store, one.0, one.1)).await {
+            Some(result) => result?,
+            None => {
+                tracing::error!(
+                    key = %prepared.keys[0],
+                    "One input made the intake fail; it is kept as rejected (internal-error) and the rest go on."
+                );
+                metrics::counter!("switchboard_intake_failures_total").increment(1);
+                let set_aside = Prepared {
+                    digest: prepared.digest.clone(),
+                    keys: prepared.keys.clone(),
+                    parsed: Parsed::Rejected("internal-error"),
+                };
+                let only = std::slice::from_ref(&set_aside);
+                commit_together(engine, store, one.0, only).await?
+            }
+        };
+        outcomes.extend(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Runs `work`, turning a panic inside it into `None`.
+async fn guarded<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures::FutureExt as _;
+    std::panic::AssertUnwindSafe(work).catch_unwind().await.ok()
+}
+
+/// Decides and writes `inputs` in one transaction.
+async fn commit_together(
+    engine: &Engine,
+    store: &Store,
+    inputs: &[Input],
+    prepared: &[Prepared],
+) -> Result<Vec<Outcome>, StoreError> {
     let keys: Vec<&str> = prepared
         .iter()
         .flat_map(|p| p.keys.iter().map(String::as_str))
@@ -280,6 +358,8 @@ async fn ingest_one<'a>(
             return Ok(persist::hold_back(batch, input, digest, keys[0], what));
         }
     };
+    #[cfg(test)]
+    tests::planted_fault(intake);
     let now = Utc::now().max(input.received_at);
     let mut store_facts = facts::gather(engine, conn, batch, intake).await?;
     store_facts.released = input.released;
@@ -302,4 +382,82 @@ async fn ingest_one<'a>(
         &keys,
         now,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A subject that makes deciding fail, standing in for a bug an input may find.
+    const FAULT: &str = "planted fault";
+
+    /// Panics on the planted subject.
+    pub(super) fn planted_fault(intake: &crate::intake::Intake) {
+        if intake.subject.contains(FAULT) {
+            panic!("{FAULT}");
+        }
+    }
+
+    fn mail(from: &str, subject: &str) -> Input {
+        let raw = format!(
+            "From: {from}\r\nTo: support@example.com\r\nSubject: {subject}\r\nMessage-ID: <{}@example.org>\r\n\r\nMy printer on floor 2 does not print.\r\n",
+            subject.replace(' ', ".")
+        );
+        Input::raw(raw.into_bytes(), None, Utc::now())
+    }
+
+    #[tokio::test]
+    async fn an_input_that_fails_while_being_decided_costs_only_itself() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = env!("CARGO_MANIFEST_DIR");
+        let config = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[paths]\nrules = \"{root}/rules\"\ntemplates = \"{root}/templates\"\nvar = \"var\"\n\
+                 [database]\nurl = \"sqlite://var/switchboard.db\"\n"
+            ),
+        )
+        .expect("config written");
+        let settings = crate::config::load(Some(&config)).expect("config loads");
+        let url = settings.database.connect_url();
+        let engine = Engine::load(settings).expect("engine loads");
+        let store = Store::open(&url, std::time::Duration::from_secs(5))
+            .await
+            .expect("database opens");
+        let inputs = vec![
+            mail("ann@example.org", "Printer one"),
+            mail("bob@example.org", &format!("Printer {FAULT}")),
+            mail("cy@example.org", "Printer three"),
+        ];
+        let outcomes = ingest_batch(&engine, &store, inputs.clone())
+            .await
+            .expect("the batch commits");
+        let kinds: Vec<_> = outcomes.iter().map(|o| o.outcome).collect();
+        assert_eq!(
+            kinds,
+            [OutcomeKind::New, OutcomeKind::Rejected, OutcomeKind::New]
+        );
+        assert_eq!(outcomes[1].reason.as_deref(), Some("internal-error"));
+        // Kept, not lost: the same input again is a duplicate of what was kept, and the two
+        // good ones made exactly two tickets.
+        let again = ingest_batch(&engine, &store, inputs)
+            .await
+            .expect("commits");
+        assert!(
+            again.iter().all(|o| o.outcome == OutcomeKind::Duplicate),
+            "{again:?}"
+        );
+        let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(tickets, 2);
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM suppressed WHERE reason = 'internal-error'")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+        assert_eq!(held, 1);
+    }
 }
