@@ -27,7 +27,11 @@ pub(super) fn hold_back<'a>(
     key: &str,
     (outcome, subject, reason): (OutcomeKind, &str, &str),
 ) -> Outcome {
-    let raw_id = batch.raw(digest, false, Cow::Borrowed(&input.raw));
+    let raw = match super::raw_copy::kept_unparsed(&input.raw) {
+        Some(redacted) => (true, Cow::Owned(redacted)),
+        None => (false, Cow::Borrowed(input.raw.as_slice())),
+    };
+    let raw_id = batch.raw(digest, raw.0, raw.1);
     batch.suppressed(input.received_at, None, subject, reason, None, Some(raw_id));
     batch.keys(&[key], outcome.as_str(), None, input.received_at);
     Outcome::new(outcome, None, Some(reason))
@@ -47,16 +51,24 @@ pub(super) fn commit<'a>(
     now: DateTime<Utc>,
 ) -> Outcome {
     let redacted = !analysis.secrets.is_empty();
-    let raw = if redacted {
+    let raw = if redacted && input.intake.is_some() {
+        // A form's record: the same fields, redacted.
+        Cow::Owned(super::raw_copy::redacted_record(&input.raw))
+    } else if redacted {
         Cow::Owned(super::redacted_copy(
             &input.raw,
             &analysis.subject,
             &analysis.body,
             &intake.attachments,
         ))
+    } else if let Some(scrubbed) = super::raw_copy::kept_unparsed(&input.raw) {
+        // The analysis read no secret, yet the bytes hold one (a quoted part, a header of
+        // no known kind): the copy kept is the text without it.
+        Cow::Owned(scrubbed)
     } else {
         Cow::Borrowed(input.raw.as_slice())
     };
+    let redacted = redacted || matches!(raw, Cow::Owned(_));
     let redacted_copy = redacted.then(|| raw.to_vec());
     let raw_id = batch.raw(digest, redacted, raw);
     let author = intake.from.as_deref().or(intake.phone.as_deref());
@@ -325,10 +337,7 @@ pub(super) fn ack_data(
     let team_name = team_name(engine, route.and_then(|r| r.team.as_deref()));
     AckData {
         reference: reference.to_string(),
-        subject: crate::pipeline::thread::clean_subject(
-            &analysis.subject,
-            &settings.desk.ticket_prefix,
-        ),
+        subject: restated_subject(&analysis.subject, &settings.desk.ticket_prefix),
         first_name: compose::first_name(intake.name.as_deref(), intake.from.as_deref()),
         summary: analysis.summary_line(),
         agent_first_name: agent.and_then(|a| a.name.split_whitespace().next().map(str::to_owned)),
@@ -345,6 +354,13 @@ pub(super) fn ack_data(
         status_url: status_url(engine, access_token),
         desk_name: settings.desk.name.clone(),
     }
+}
+
+/// The requester's subject as a note to them repeats it: without our tag and reply prefixes,
+/// and no longer than a subject we send.
+fn restated_subject(subject: &str, prefix: &str) -> String {
+    let clean = crate::pipeline::thread::clean_subject(subject, prefix);
+    crate::domain::cut_chars(&clean, compose::MAX_SUBJECT_SENT).into_owned()
 }
 
 /// The requester's status page.
@@ -380,10 +396,7 @@ fn added_note(
     let settings = &engine.settings;
     let data = AddedData {
         reference: ticket.reference.to_string(),
-        subject: crate::pipeline::thread::clean_subject(
-            &analysis.subject,
-            &settings.desk.ticket_prefix,
-        ),
+        subject: restated_subject(&analysis.subject, &settings.desk.ticket_prefix),
         first_name: compose::first_name(intake.name.as_deref(), Some(from)),
         // What they added, not the subject of the thread they replied in.
         summary: Some(compose::summary("", &analysis.text))

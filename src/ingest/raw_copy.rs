@@ -6,7 +6,7 @@ use base64::Engine as _;
 
 use crate::intake::Attachment;
 
-/// Headers that describe the original body, or may carry the secret, and are replaced.
+/// Headers that describe the original body, or the subject, and are replaced.
 const REPLACED: [&str; 5] = [
     "content-type",
     "content-transfer-encoding",
@@ -15,26 +15,21 @@ const REPLACED: [&str; 5] = [
     "content-disposition",
 ];
 
-/// Builds the redacted copy.
+/// Builds the redacted copy of a mail message: its headers, each one people write in read
+/// for secrets and rewritten without them, then the redacted text as the only body.
 pub fn redacted_copy(raw: &[u8], subject: &str, body: &str, attachments: &[Attachment]) -> Vec<u8> {
-    let header_end = find_header_end(raw);
-    let headers = String::from_utf8_lossy(&raw[..header_end]);
-    let mut out = String::with_capacity(body.len() + header_end + 256);
-    let mut keep = false;
-    for line in headers.lines() {
-        if line.starts_with([' ', '\t']) {
-            if keep {
-                out.push_str(line);
-                out.push_str("\r\n");
+    let mut out = String::with_capacity(body.len() + 1024);
+    match mail_parser::MessageParser::default()
+        .default_header_text()
+        .parse_headers(raw)
+    {
+        Some(message) => {
+            for header in message.headers() {
+                copy_header(&mut out, raw, header);
             }
-            continue;
         }
-        let name = line.split(':').next().unwrap_or("").trim().to_lowercase();
-        keep = !name.is_empty() && !REPLACED.contains(&name.as_str());
-        if keep {
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
+        // Not even headers could be read: nothing of them is kept.
+        None => out.push_str("X-Switchboard-Note: the original headers could not be read\r\n"),
     }
     out.push_str(&format!("Subject: {}\r\n", encode_word(subject)));
     out.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n");
@@ -56,15 +51,78 @@ pub fn redacted_copy(raw: &[u8], subject: &str, body: &str, attachments: &[Attac
     out.into_bytes()
 }
 
-fn find_header_end(raw: &[u8]) -> usize {
-    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n");
-    let lf = raw.windows(2).position(|w| w == b"\n\n");
-    match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) => a,
-        (None, Some(b)) => b,
-        (None, None) => raw.len(),
+/// Appends one original header: as it was, or, when its value (decoded or raw) holds a
+/// secret, rewritten with the secret removed.
+fn copy_header(out: &mut String, raw: &[u8], header: &mail_parser::Header<'_>) {
+    let slice = |from: u32, to: u32| {
+        raw.get(from as usize..to as usize)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+    };
+    let field = slice(header.offset_field, header.offset_start);
+    let name = field.trim_end().trim_end_matches(':').trim();
+    if name.is_empty() || REPLACED.contains(&name.to_lowercase().as_str()) {
+        return;
     }
+    let value = slice(header.offset_start, header.offset_end);
+    if crate::pipeline::secrets::scanned_header(name) {
+        let decoded = match &header.value {
+            mail_parser::HeaderValue::Text(text) => text.to_string(),
+            mail_parser::HeaderValue::TextList(list) => list.join(", "),
+            _ => value.split_whitespace().collect::<Vec<_>>().join(" "),
+        };
+        let redacted = crate::pipeline::secrets::redact(&decoded);
+        if redacted.found() || crate::pipeline::secrets::redact(&value).found() {
+            let clean = crate::pipeline::secrets::redact(&redacted.text).text;
+            out.push_str(&format!("{name}: {}\r\n", encode_word(&clean)));
+            return;
+        }
+    }
+    out.push_str(&format!("{name}:{}", value.trim_end_matches(['\r', '\n'])));
+    out.push_str("\r\n");
+}
+
+/// The kept record of a form, call or API request whose fields held a secret: the same JSON
+/// with every text redacted and an attached file's bytes left out (its name and size stay).
+pub(super) fn redacted_record(raw: &[u8]) -> Vec<u8> {
+    fn redact_all(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => {
+                let redaction = crate::pipeline::secrets::redact(text);
+                if redaction.found() {
+                    *text = redaction.text;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(redact_all),
+            serde_json::Value::Object(fields) => {
+                if let Some(bytes) = fields.remove("base64") {
+                    let size = bytes.as_str().map_or(0, |b| b.len() / 4 * 3);
+                    fields.insert("size".into(), size.into());
+                    fields.insert("kept".into(), false.into());
+                }
+                fields.values_mut().for_each(redact_all);
+            }
+            _ => {}
+        }
+    }
+    let Ok(mut record) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        // Not the record a form writes: keep only what the redaction of its text leaves.
+        return crate::pipeline::secrets::redact(&String::from_utf8_lossy(raw))
+            .text
+            .into_bytes();
+    };
+    redact_all(&mut record);
+    if let Some(fields) = record.as_object_mut() {
+        fields.insert("redacted".into(), true.into());
+    }
+    serde_json::to_vec(&record).unwrap_or_default()
+}
+
+/// What is kept of an input that was not parsed (too large, not a message): the bytes as
+/// they came, unless a secret can be read in them; then their text without it.
+pub(super) fn kept_unparsed(raw: &[u8]) -> Option<Vec<u8>> {
+    let redaction = crate::pipeline::secrets::redact(&String::from_utf8_lossy(raw));
+    redaction.found().then(|| redaction.text.into_bytes())
 }
 
 /// RFC 2047 `B` encoding for a non-ASCII header value.

@@ -59,7 +59,10 @@ fn parse_email(
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Rejection::Empty);
     }
+    // Headers we do not know are decoded as free text (RFC 2047 words), so the rules and the
+    // secrets check read Outlook's `Thread-Topic` as the person wrote it.
     let message = MessageParser::default()
+        .default_header_text()
         .parse(bytes)
         .ok_or(Rejection::Unparseable)?;
     if message.headers().is_empty() {
@@ -68,7 +71,8 @@ fn parse_email(
 
     let (from, name) = first_address(message.from());
     let subject = fix_raw_8bit_subject(&message, bytes);
-    let body = truncate_chars(body_text(&message, limits), limits.max_body_chars);
+    let (body, secrets_elsewhere) =
+        truncate_chars(body_text(&message, limits), limits.max_body_chars);
     let new_text = quote::new_text(&body).to_owned();
     let root_type = message.content_type();
     let content_type = root_type
@@ -104,9 +108,16 @@ fn parse_email(
         in_reply_to: id_list(message.in_reply_to()),
         references: id_list(message.references()),
         headers: message
-            .headers_raw()
-            .map(|(n, v)| (n.to_lowercase(), unfold(v)))
+            .headers()
+            .iter()
+            .map(|header| {
+                (
+                    header.name.as_str().to_lowercase(),
+                    header_text(header, bytes),
+                )
+            })
             .collect(),
+        secrets_elsewhere,
         content_type,
         report_type,
         reported_ids,
@@ -268,21 +279,58 @@ pub fn html_to_text(html: &str, limits: &Limits) -> String {
     }
 }
 
-/// A cheap upper bound of element depth: opening tags minus closing tags seen so far.
+/// Whether the element tree an HTML parser would build is too deep or too large to convert
+/// within budget (html2text's cost grows with depth times size: 150,000 unbalanced
+/// `<div></x>` took minutes). It follows the tree as a browser does: a closing tag closes
+/// the nearest open element of its name and a stray one closes nothing (so `</x>` cannot
+/// hide an open `<div>`), void and self-closed elements open nothing, and a `<p>`, `<li>`,
+/// `<td>`… closes an open sibling of its name. One pass; a closing tag looks at most
+/// `MAX_DEPTH` open elements.
 fn nesting_too_deep(html: &str) -> bool {
-    const MAX_DEPTH: i64 = 400;
-    let mut depth: i64 = 0;
+    const MAX_DEPTH: usize = 400;
+    const MAX_ELEMENTS: usize = 60_000;
+    const VOID: [&[u8]; 14] = [
+        b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta",
+        b"source", b"track", b"wbr", b"param",
+    ];
+    const SIBLINGS: [&[u8]; 8] = [b"p", b"li", b"dt", b"dd", b"tr", b"td", b"th", b"option"];
     let bytes = html.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b != b'<' {
+    let mut open: Vec<Vec<u8>> = Vec::new();
+    let mut elements = 0usize;
+    let mut at = 0;
+    while let Some(found) = bytes[at..].iter().position(|&b| b == b'<') {
+        let start = at + found + 1;
+        let closing = bytes.get(start) == Some(&b'/');
+        let name_start = start + usize::from(closing);
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        at = name_start + name_len;
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
             continue;
         }
-        match bytes.get(i + 1) {
-            Some(b'/') => depth -= 1,
-            Some(c) if c.is_ascii_alphabetic() => depth += 1,
-            _ => {}
+        let name = bytes[name_start..at].to_ascii_lowercase();
+        if closing {
+            if let Some(index) = open.iter().rposition(|n| *n == name) {
+                open.truncate(index);
+            }
+            continue;
         }
-        if depth > MAX_DEPTH {
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            return true;
+        }
+        let tag_end = bytes[at..].iter().position(|&b| b == b'>').map(|e| at + e);
+        let self_closed = tag_end.is_some_and(|end| end > 0 && bytes[end - 1] == b'/');
+        if self_closed || VOID.contains(&name.as_slice()) {
+            continue;
+        }
+        if SIBLINGS.contains(&name.as_slice()) && open.last() == Some(&name) {
+            open.pop();
+        }
+        open.push(name);
+        if open.len() > MAX_DEPTH {
             return true;
         }
     }
@@ -332,12 +380,33 @@ fn tidy_lines(text: &str) -> String {
     out.trim().to_owned()
 }
 
-fn truncate_chars(mut text: String, max: usize) -> String {
+/// Cuts the text to `max` characters. What is cut off is still read for secrets first: the
+/// raw message holds it, and a secret there must be redacted like one in the kept part.
+fn truncate_chars(mut text: String, max: usize) -> (String, Vec<super::secrets::SecretKind>) {
+    let mut found = Vec::new();
     if let Some((cut, _)) = text.char_indices().nth(max) {
+        found = super::secrets::redact(&text[cut..]).kinds;
         text.truncate(cut);
         text.push_str("\n[… the rest of this message was too long to show]");
     }
-    text
+    (text, found)
+}
+
+/// A header's value as a person reads it: free text with its RFC 2047 words decoded,
+/// structured headers (addresses, ids, dates, content types) as they stand, unfolded.
+fn header_text(header: &mail_parser::Header<'_>, raw: &[u8]) -> String {
+    let structured = matches!(
+        header.name,
+        HeaderName::MessageId | HeaderName::InReplyTo | HeaderName::References
+    );
+    match &header.value {
+        HeaderValue::Text(text) if !structured => unfold(text),
+        HeaderValue::TextList(list) if !structured => unfold(&list.join(", ")),
+        _ => raw
+            .get(header.offset_start as usize..header.offset_end as usize)
+            .map(|value| unfold(&String::from_utf8_lossy(value)))
+            .unwrap_or_default(),
+    }
 }
 
 fn attachments(message: &mail_parser::Message<'_>) -> Vec<Attachment> {
@@ -468,6 +537,47 @@ mod tests {
         );
         let text = html_to_text(&html, &Limits::default());
         assert_eq!(text, "help me");
+    }
+
+    /// Known HTML bombs: each must take the fixed-cost path, and be converted at once.
+    #[test]
+    fn html_bombs_take_the_fixed_cost_path() {
+        let bombs = [
+            // Stray closing tags of another name used to cancel the open ones in the count.
+            ("unbalanced", "<div></x>".repeat(150_000)),
+            ("unclosed", "<span>".repeat(1_000)),
+            ("nested tables", "<table><tr><td>".repeat(2_000)),
+            ("mixed case", "<DiV></dIv_><Div>".repeat(1_000)),
+            ("many elements", "<b>x</b>".repeat(100_000)),
+        ];
+        for (what, html) in &bombs {
+            assert!(nesting_too_deep(html), "{what} was not caught");
+            let (done, finished) = std::sync::mpsc::channel();
+            let html = html.clone();
+            std::thread::spawn(move || {
+                let _ = done.send(html_to_text(&html, &Limits::default()));
+            });
+            // A bound so the suite cannot hang, not a speed test: the fixed-cost path takes
+            // milliseconds, the parser took minutes on the first bomb.
+            let text = finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("{what} took over a minute"));
+            assert!(text.len() < 2_000_000, "{what}");
+        }
+    }
+
+    #[test]
+    fn ordinary_html_is_not_mistaken_for_a_bomb() {
+        let sloppy = format!(
+            "<html><body>{}<br><img src=x /><ul>{}</ul></body></html>",
+            "<p>Line without a closing tag".repeat(500),
+            "<li>item".repeat(500)
+        );
+        assert!(!nesting_too_deep(&sloppy));
+        let nested = format!("{}deep{}", "<div>".repeat(300), "</div>".repeat(300));
+        assert!(!nesting_too_deep(&nested));
+        // Closing tags that close nothing open do not hide real depth, and do not add any.
+        assert!(!nesting_too_deep(&"</div></p></x>".repeat(10_000)));
     }
 
     #[test]

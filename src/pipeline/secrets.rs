@@ -161,6 +161,72 @@ impl Redaction {
     }
 }
 
+/// Headers no person writes in: routing, signatures, ids, anti-spam verdicts. Their long
+/// opaque values would look like keys; everything else is read like the body.
+fn machine_header(name: &str) -> bool {
+    const NAMES: [&str; 13] = [
+        "received",
+        "x-received",
+        "dkim-signature",
+        "domainkey-signature",
+        "authentication-results",
+        "received-spf",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+        "date",
+    ];
+    const PREFIXES: [&str; 7] = [
+        "arc-",
+        "x-ms-",
+        "x-microsoft-",
+        "x-forefront-",
+        "x-google-",
+        "x-gm-",
+        "x-spam",
+    ];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Redacts the secrets an intake carries outside its subject and body — in a header people
+/// write (Outlook's `Thread-Topic` repeats the subject), the name, the callback note — and
+/// records them with those found in the part of the body cut off for length, so the ticket
+/// is flagged and the kept raw copy redacted as for a secret in the body.
+pub fn redact_outside_body(intake: &mut crate::intake::Intake) {
+    let mut found = std::mem::take(&mut intake.secrets_elsewhere);
+    let mut scan = |text: &mut String| {
+        let redaction = redact(text);
+        if redaction.found() {
+            *text = redaction.text;
+            for kind in redaction.kinds {
+                if !found.contains(&kind) {
+                    found.push(kind);
+                }
+            }
+        }
+    };
+    for (name, value) in intake.headers.iter_mut() {
+        if !machine_header(name) {
+            scan(value);
+        }
+    }
+    for text in [&mut intake.name, &mut intake.stated.callback]
+        .into_iter()
+        .flatten()
+    {
+        scan(text);
+    }
+    intake.secrets_elsewhere = found;
+}
+
+/// Whether the header `name` is read for secrets (people write in it).
+pub fn scanned_header(name: &str) -> bool {
+    !machine_header(&name.to_ascii_lowercase())
+}
+
 /// Redacts every secret in `text`.
 pub fn redact(text: &str) -> Redaction {
     let mut kinds = Vec::new();
