@@ -130,7 +130,7 @@ pub fn analyze(
         intake.new_text.clone()
     };
     let mut secret_kinds = subject.kinds.clone();
-    for kind in &body.kinds {
+    for kind in body.kinds.iter().chain(&intake.secrets_elsewhere) {
         if !secret_kinds.contains(kind) {
             secret_kinds.push(*kind);
         }
@@ -165,7 +165,7 @@ pub fn analyze(
     let classification = rules.classify(&rule_facts, explain);
     let site = classification.site.clone().or(site);
     let language = classification.language.clone().unwrap_or(language);
-    let thread = thread::decide(intake.from.as_deref(), &facts.thread);
+    let thread = thread::decide(intake.from.as_deref(), intake.channel, &facts.thread);
 
     let plan = plan(intake, facts, machine, &classification, &thread, desk);
     let route = matches!(plan, Plan::Create { .. }).then(|| {

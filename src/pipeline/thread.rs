@@ -5,7 +5,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::domain::TicketRef;
+use crate::domain::{Channel, TicketRef};
 
 /// A ticket the store found for a message, with who may write to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,57 +88,50 @@ pub enum Thread {
     },
 }
 
-/// Decides from what the store found.
-pub fn decide(sender: Option<&str>, facts: &ThreadFacts) -> Thread {
+/// Decides from what the store found, for a message from `sender` that came in by `channel`.
+///
+/// Writing into a ticket needs proof, not a claim: an address anyone can type (a form, the
+/// open API, a mail's `From`) is a claim. So a mail appends only when its sender is a
+/// participant *and* it refers to one of the ticket's messages (a reply to our signed
+/// Message-ID, or to a message stored with the ticket); a subject tag alone, or a reply from
+/// someone else, opens a new ticket linked to the one it names, for an agent to merge. The
+/// employee form and the API never append by tag: they would hand a stranger someone else's
+/// ticket and its status link. Staff name a ticket outright (a repeat call).
+pub fn decide(sender: Option<&str>, channel: Channel, facts: &ThreadFacts) -> Thread {
+    let linked = |ticket: &KnownTicket, why| Thread::NewLinked {
+        ticket_id: ticket.id,
+        ticket: ticket.reference.clone(),
+        why,
+    };
+    let append = |ticket: &KnownTicket, via| Thread::Append {
+        ticket_id: ticket.id,
+        ticket: ticket.reference.clone(),
+        via,
+    };
+    let participant =
+        |ticket: &KnownTicket| sender.is_some_and(|s| ticket.participants.iter().any(|p| p == s));
     if let Some(ticket) = &facts.named {
         // Staff chose it from the caller's open tickets; a closed one gets a new ticket.
         return if ticket.open {
-            Thread::Append {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                via: "named",
-            }
+            append(ticket, "named")
         } else {
-            Thread::NewLinked {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                why: "closed",
-            }
+            linked(ticket, "closed")
         };
     }
     if let Some(ticket) = &facts.replied {
-        return if ticket.open {
-            Thread::Append {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                via: "in-reply-to",
-            }
-        } else {
-            Thread::NewLinked {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                why: "closed",
-            }
+        return match (participant(ticket), ticket.open) {
+            (true, true) => append(ticket, "in-reply-to"),
+            (false, _) => linked(ticket, "not-a-participant"),
+            (true, false) => linked(ticket, "closed"),
         };
     }
     if let Some(ticket) = &facts.tagged {
-        let participant = sender.is_some_and(|s| ticket.participants.iter().any(|p| p == s));
-        return match (participant, ticket.open) {
-            (true, true) => Thread::Append {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                via: "subject-tag",
-            },
-            (false, _) => Thread::NewLinked {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                why: "not-a-participant",
-            },
-            (true, false) => Thread::NewLinked {
-                ticket_id: ticket.id,
-                ticket: ticket.reference.clone(),
-                why: "closed",
-            },
+        return match (channel, participant(ticket), ticket.open) {
+            (_, _, false) => linked(ticket, "closed"),
+            // A receptionist logged the call; the caller said which request it is about.
+            (Channel::Call, true, true) => append(ticket, "subject-tag"),
+            (Channel::Call, false, _) => linked(ticket, "not-a-participant"),
+            _ => linked(ticket, "unverified-sender"),
         };
     }
     Thread::New
@@ -298,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn strangers_get_a_linked_ticket() {
+    fn only_proof_writes_into_a_ticket_and_strangers_get_a_linked_one() {
         let known = KnownTicket {
             id: 7,
             reference: TicketRef::new("SD", 1042),
@@ -306,34 +299,51 @@ mod tests {
             participants: vec!["anna@example.com".into()],
             face: TicketFace::default(),
         };
-        let facts = ThreadFacts {
-            replied: None,
-            tagged: Some(known.clone()),
-            named: None,
+        let why = |thread: Thread| match thread {
+            Thread::Append { via, .. } => format!("append {via}"),
+            Thread::NewLinked { why, .. } => format!("linked {why}"),
+            Thread::New => "new".to_owned(),
         };
-        assert!(matches!(
-            decide(Some("anna@example.com"), &facts),
-            Thread::Append {
-                via: "subject-tag",
-                ..
-            }
-        ));
-        assert!(matches!(
-            decide(Some("eve@example.com"), &facts),
-            Thread::NewLinked {
-                why: "not-a-participant",
-                ..
-            }
-        ));
+        let tagged = ThreadFacts {
+            tagged: Some(known.clone()),
+            ..ThreadFacts::default()
+        };
+        let replied = ThreadFacts {
+            replied: Some(known.clone()),
+            tagged: Some(known.clone()),
+            ..ThreadFacts::default()
+        };
+        let anna = Some("anna@example.com");
+        let eve = Some("eve@example.com");
+        let cases = [
+            // A reply to one of the ticket's messages, from a participant: the only mail
+            // that writes into it.
+            (anna, Channel::Email, &replied, "append in-reply-to"),
+            // The same reference from someone else (a forwarded acknowledgement).
+            (eve, Channel::Email, &replied, "linked not-a-participant"),
+            // A tag and a participant's address prove nothing: anyone can type both.
+            (anna, Channel::Email, &tagged, "linked unverified-sender"),
+            (eve, Channel::Email, &tagged, "linked unverified-sender"),
+            (anna, Channel::Web, &tagged, "linked unverified-sender"),
+            (anna, Channel::Api, &tagged, "linked unverified-sender"),
+            // A receptionist logged the caller, who named their request.
+            (anna, Channel::Call, &tagged, "append subject-tag"),
+            (eve, Channel::Call, &tagged, "linked not-a-participant"),
+            (anna, Channel::Email, &ThreadFacts::default(), "new"),
+        ];
+        for (sender, channel, facts, expected) in cases {
+            assert_eq!(
+                why(decide(sender, channel, facts)),
+                expected,
+                "{sender:?} by {channel:?}"
+            );
+        }
         // A receptionist naming the ticket joins a caller who has no address on it.
         let named = ThreadFacts {
             named: Some(known.clone()),
             ..ThreadFacts::default()
         };
-        assert!(matches!(
-            decide(None, &named),
-            Thread::Append { via: "named", .. }
-        ));
+        assert_eq!(why(decide(None, Channel::Call, &named)), "append named");
         let closed = ThreadFacts {
             named: Some(KnownTicket {
                 open: false,
@@ -341,13 +351,6 @@ mod tests {
             }),
             ..ThreadFacts::default()
         };
-        assert!(matches!(
-            decide(None, &closed),
-            Thread::NewLinked { why: "closed", .. }
-        ));
-        assert_eq!(
-            decide(Some("anna@example.com"), &ThreadFacts::default()),
-            Thread::New
-        );
+        assert_eq!(why(decide(None, Channel::Call, &closed)), "linked closed");
     }
 }

@@ -113,6 +113,7 @@ fn a_reply_gets_the_added_note_only_when_a_rule_asks_for_it() {
         ),
     );
     let ticket = first.ticket.expect("ticket");
+    let ack_id = desk.ack_message_id(&ticket);
     let reply = desk.ingest_text(
         "2.eml",
         &request(
@@ -120,6 +121,10 @@ fn a_reply_gets_the_added_note_only_when_a_rule_asks_for_it() {
             &format!("Re: [#{ticket}] VPN drops"),
             "Here is a screenshot of the error.",
             "a2@example.com",
+        )
+        .replace(
+            "MIME-Version",
+            &format!("In-Reply-To: <{ack_id}>\nMIME-Version"),
         ),
     );
     assert_eq!(reply.outcome, "appended");
@@ -155,6 +160,7 @@ fn a_reply_gets_the_added_note_only_when_a_rule_asks_for_it() {
         ),
     );
     let ticket = first.ticket.expect("ticket");
+    let ack_id = desk.ack_message_id(&ticket);
     let reply = desk.ingest_text(
         "2.eml",
         &request(
@@ -162,6 +168,10 @@ fn a_reply_gets_the_added_note_only_when_a_rule_asks_for_it() {
             &format!("Odp: [#{ticket}] VPN się rozłącza"),
             "Przesyłam zrzut ekranu z błędem.",
             "b2@example.com",
+        )
+        .replace(
+            "MIME-Version",
+            &format!("In-Reply-To: <{ack_id}>\nMIME-Version"),
         ),
     );
     assert_eq!(reply.outcome, "appended");

@@ -57,7 +57,21 @@ fn replies_thread_by_tag_in_reply_to_and_references() {
     let ticket = first.ticket.expect("ticket");
     let ack_id = desk.ack_message_id(&ticket);
 
-    // A mangled subject tag from the requester.
+    // A mangled subject tag alone proves nothing (anyone can type a tag and a From): a new
+    // ticket that names this one, for an agent to merge.
+    let tag_only = desk.ingest_text(
+        "2a.eml",
+        &request(
+            "anna@example.com",
+            &format!("AW: Odp: Re: [#{ticket}] VPN drops"),
+            "Still dropping.",
+            "t2a@example.com",
+        ),
+    );
+    assert_eq!(tag_only.outcome, "new", "{tag_only:?}");
+    assert_ne!(tag_only.ticket.as_deref(), Some(ticket.as_str()));
+
+    // The same mangled tag in a real reply (its client keeps the References) joins.
     let tagged = desk.ingest_text(
         "2.eml",
         &request(
@@ -65,7 +79,8 @@ fn replies_thread_by_tag_in_reply_to_and_references() {
             &format!("AW: Odp: Re: [#{ticket}] VPN drops"),
             "Still dropping.",
             "t2@example.com",
-        ),
+        )
+        .replace("MIME-Version", "References: <t1@example.com>\nMIME-Version"),
     );
     assert_eq!(
         (tagged.outcome.as_str(), tagged.ticket.as_deref()),
