@@ -79,16 +79,40 @@ async fn caller(state: &WebState, headers: &HeaderMap, roles: &[&str]) -> Result
     }
 }
 
-fn idempotency(headers: &HeaderMap, prefix: &str) -> String {
-    match headers
+/// The input key of an API submission. An `Idempotency-Key` is the caller's own, never the
+/// desk's: it counts only within the token that sent it, or, without a token, within the
+/// requester's address (keyed with the desk secret, so the stored key names neither), so
+/// another caller sending the same key files a request of their own and never gets the
+/// first caller's ticket or status link.
+fn idempotency(
+    state: &WebState,
+    headers: &HeaderMap,
+    prefix: &str,
+    caller: Option<&Staff>,
+    email: Option<&str>,
+) -> String {
+    use hmac::Mac as _;
+    let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 200)
-    {
-        Some(key) => format!("{prefix}:key:{key}"),
-        None => format!("{prefix}:{}", guard::random_hex(12)),
-    }
+    else {
+        return format!("{prefix}:{}", guard::random_hex(12));
+    };
+    let scope = match caller {
+        Some(staff) => format!("token\0{}", staff.name),
+        None => format!("address\0{}", email.unwrap_or("")),
+    };
+    let engine = state.engine();
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&engine.key) else {
+        return format!("{prefix}:{}", guard::random_hex(12));
+    };
+    mac.update(scope.as_bytes());
+    mac.update(b"\0");
+    mac.update(key.as_bytes());
+    let digest = hex::encode(&mac.finalize().into_bytes()[..16]);
+    format!("{prefix}:key:{digest}")
 }
 
 /// Files it and answers `201 {ticket, status_url, promised_by}` (`200` + `appended` when it
@@ -177,11 +201,16 @@ pub(crate) async fn requests(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if state.engine().settings.web.require_token_for_requests
-        && let Err(response) = caller(&state, &headers, &["receptionist", "agent", "admin"]).await
+    let token = if state.engine().settings.web.require_token_for_requests
+        || headers.contains_key(axum::http::header::AUTHORIZATION)
     {
-        return *response;
-    }
+        match caller(&state, &headers, &["receptionist", "agent", "admin"]).await {
+            Ok(staff) => Some(staff),
+            Err(response) => return *response,
+        }
+    } else {
+        None
+    };
     if !state.limit.allow(client.ip()) {
         return too_many();
     }
@@ -205,6 +234,13 @@ pub(crate) async fn requests(
     let (Some(urgency), true) = (checked.urgency, problems.is_empty()) else {
         return first_problem(&state, &problems, &REQUEST_ORDER);
     };
+    let source_key = idempotency(
+        &state,
+        &headers,
+        "api",
+        token.as_ref(),
+        checked.email.as_deref(),
+    );
     let submission = Submission {
         channel: Channel::Api,
         name: checked.name,
@@ -218,7 +254,7 @@ pub(crate) async fn requests(
         ticket: None,
         attachment: None,
         page_language: None,
-        source_key: idempotency(&headers, "api"),
+        source_key,
     };
     file(&state, submission).await
 }
@@ -251,9 +287,10 @@ pub(crate) async fn calls(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = caller(&state, &headers, &["receptionist", "admin"]).await {
-        return *response;
-    }
+    let staff = match caller(&state, &headers, &["receptionist", "admin"]).await {
+        Ok(staff) => staff,
+        Err(response) => return *response,
+    };
     if !state.limit.allow(client.ip()) {
         return too_many();
     }
@@ -323,7 +360,7 @@ pub(crate) async fn calls(
         ticket,
         attachment: None,
         page_language: None,
-        source_key: idempotency(&headers, "api-call"),
+        source_key: idempotency(&state, &headers, "api-call", Some(&staff), None),
     };
     file(&state, submission).await
 }
