@@ -9,6 +9,7 @@ mod crash;
 mod database;
 mod fixtures;
 mod helpers;
+mod hostile;
 mod pipeline;
 mod queue;
 mod serve;

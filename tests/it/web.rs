@@ -35,7 +35,7 @@ impl Served {
     }
 
     /// With extra TOML appended to the desk's configuration.
-    fn start_with_config(extra: &str, env: &[(&str, &str)]) -> Served {
+    pub(crate) fn start_with_config(extra: &str, env: &[(&str, &str)]) -> Served {
         let desk = TestDesk::new();
         if !extra.is_empty() {
             let config = std::fs::read_to_string(desk.config()).expect("config");
@@ -120,6 +120,14 @@ impl Served {
                 ("password", password),
             ],
         )
+    }
+
+    /// The first mail written to an address, waited for (bounded); panics when none came.
+    pub(crate) fn wait_for_mail_to(&self, address: &str) -> String {
+        self.mail_to(address)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no mail to {address}"))
     }
 
     /// The acknowledgement files for one address, waited for (bounded).
