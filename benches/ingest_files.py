@@ -6,6 +6,7 @@ peak RSS. Usage: benches/ingest_files.py [--count 10000] [--runs 3] [--binary PA
 import argparse
 import os
 import random
+import re
 import resource
 import shutil
 import statistics
@@ -71,7 +72,12 @@ def main():
     for run in range(args.runs):
         desk = os.path.join(work, f"desk{run}")
         os.makedirs(desk)
-        shutil.copy(os.path.join(ROOT, "switchboard.toml"), desk)
+        # Thousands of distinct senders, as a desk that has known its people for years:
+        # the first-contact budgets would hold most acknowledgements back, so they are off.
+        with open(os.path.join(ROOT, "switchboard.toml")) as shipped:
+            config = re.sub(r'^(first_contact_limit\w*) = ".*"$', r'\1 = "off"', shipped.read(), flags=re.M)
+        with open(os.path.join(desk, "switchboard.toml"), "w") as copy:
+            copy.write(config)
         os.symlink(os.path.join(ROOT, "rules"), os.path.join(desk, "rules"))
         os.symlink(os.path.join(ROOT, "templates"), os.path.join(desk, "templates"))
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -38,6 +38,7 @@ def main() -> None:
     try:
         with open(os.path.join(work, "switchboard.toml"), "w") as config:
             config.write(
+                '[desk]\nfirst_contact_limit = "off"\nfirst_contact_limit_per_domain = "off"\n'
                 f'[paths]\nrules = "{ROOT}/rules"\ntemplates = "{ROOT}/templates"\nvar = "var"\n'
                 '[database]\nurl = "sqlite://var/switchboard.db"\n'
                 '[outbound]\ndir = "var/outbox"\n'

@@ -61,6 +61,7 @@ fn pipeline(c: &mut Criterion) {
         default_language: "en",
         default_site: "remote",
         ack_limit: 3,
+        first_contact: Default::default(),
     };
     let facts = StoreFacts::default();
     let limits = Limits::default();

@@ -83,6 +83,14 @@ impl Engine {
             default_language: &self.settings.desk.default_language,
             default_site: &self.settings.desk.default_site,
             ack_limit: self.settings.desk.ack_limit_count,
+            first_contact: crate::pipeline::FirstContactLimits {
+                total: self.settings.desk.first_contact_limit.map(|(n, _)| n),
+                per_domain: self
+                    .settings
+                    .desk
+                    .first_contact_limit_per_domain
+                    .map(|(n, _)| n),
+            },
         }
     }
 }

@@ -87,6 +87,17 @@ pub(super) async fn suppressed(settings: Settings, json: bool, release: Option<i
             eprintln!("switchboard: message {id} was already released");
             return ExitCode::FAILURE;
         }
+        if entry.reason == crate::pipeline::FIRST_CONTACT_LIMIT {
+            // The request is a ticket already; taking it in again would make a second one.
+            let ticket = entry.ticket_number.map(|n| format!("{prefix}-{n}"));
+            eprintln!(
+                "switchboard: message {id} is ticket {}; only its acknowledgement was held back \
+                 (first-contact budget). Answer the requester from the ticket, or raise \
+                 desk.first_contact_limit / first_contact_limit_per_domain.",
+                ticket.as_deref().unwrap_or("-")
+            );
+            return ExitCode::FAILURE;
+        }
         let raw = match entry.raw_id {
             Some(raw_id) => match store.raw_message(raw_id).await {
                 Ok(Some(raw)) => raw,

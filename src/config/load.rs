@@ -76,6 +76,8 @@ struct RawDesk {
     public_url: String,
     secret_file: String,
     ack_limit: String,
+    first_contact_limit: String,
+    first_contact_limit_per_domain: String,
 }
 
 impl Default for RawDesk {
@@ -88,6 +90,8 @@ impl Default for RawDesk {
             public_url: "http://localhost:8080".into(),
             secret_file: "var/secret.key".into(),
             ack_limit: "3/1h".into(),
+            first_contact_limit: "300/1h".into(),
+            first_contact_limit_per_domain: "30/1h".into(),
         }
     }
 }
@@ -363,6 +367,19 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
         problems.push(format!("desk.ack_limit: {e}"));
         (3, std::time::Duration::from_secs(3600))
     });
+    let mut budget = |key: &str, text: &str| {
+        if text.trim() == "off" {
+            return None;
+        }
+        parse_rate(text)
+            .map_err(|e| problems.push(format!("desk.{key}: {e} (or \"off\")")))
+            .ok()
+    };
+    let first_contact_limit = budget("first_contact_limit", &raw.desk.first_contact_limit);
+    let first_contact_limit_per_domain = budget(
+        "first_contact_limit_per_domain",
+        &raw.desk.first_contact_limit_per_domain,
+    );
     if raw.desk.ticket_prefix.is_empty()
         || !raw
             .desk
@@ -449,6 +466,8 @@ fn resolve(raw: RawConfig, root: &Path, problems: &mut Vec<String>) -> Settings 
             secret_file: path(&raw.desk.secret_file),
             ack_limit_count,
             ack_limit_window,
+            first_contact_limit,
+            first_contact_limit_per_domain,
         },
         paths: Paths {
             rules: path(&raw.paths.rules),

@@ -51,6 +51,11 @@ pub struct Desk {
     pub ack_limit_count: u32,
     /// ... in this window.
     pub ack_limit_window: Duration,
+    /// At most this many acknowledgements per window to addresses the desk has never had a
+    /// request from (`None`: no budget).
+    pub first_contact_limit: Option<(u32, Duration)>,
+    /// The same budget per sender domain, for domains other than the desk's own.
+    pub first_contact_limit_per_domain: Option<(u32, Duration)>,
 }
 
 /// `[paths]`

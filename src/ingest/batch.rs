@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
-use crate::domain::TicketRef;
+use super::facts::Windows;
+use crate::domain::{TicketRef, address_domain};
+use crate::pipeline::FirstContacts;
 use crate::pipeline::route::AgentStates;
 use crate::pipeline::thread::{KnownTicket, TicketFace};
 use crate::store::{Backend, NewTicket, OutboxRow, StoreError, insert_rows, queries, time_text};
@@ -32,6 +34,10 @@ pub(crate) struct Batch<'a> {
     acks: HashMap<String, u32>,
     /// Each sender's latest language and site.
     history: HashMap<String, (String, Option<String>)>,
+    /// Acknowledgements to never-seen addresses within the first-contact window, in all ...
+    first_contacts_total: u32,
+    /// ... and per recipient domain.
+    first_contacts_by_domain: HashMap<String, u32>,
     /// Tickets created in this batch, by number.
     new_tickets: HashMap<i64, KnownTicket>,
     /// Message-IDs stored in this batch.
@@ -64,7 +70,8 @@ struct Rows<'a> {
     routes: Vec<RouteRow>,
     keys: Vec<(String, String, Option<i64>, String)>,
     suppressed: Vec<SuppressedRow>,
-    outbox: Vec<(i64, OutboxRow, String)>,
+    /// (ticket id, message, at, sent to a never-seen address)
+    outbox: Vec<(i64, OutboxRow, String, bool)>,
     touched_tickets: Vec<(i64, String)>,
     bounced: Vec<(String, String)>,
     assigned: HashMap<String, String>,
@@ -98,13 +105,15 @@ struct TicketRow {
 
 impl<'a> Batch<'a> {
     /// Reads what every input of the batch needs: agent load, the next ids, which of
-    /// `keys` are known, and what we know of `senders` (acks since `since`, history).
+    /// `keys` are known, and what we know of `senders` (acks and first-contact acks within
+    /// `windows`, history).
     pub(crate) async fn start(
         conn: &mut AnyConnection,
         keys: &[&str],
         senders: &[&str],
-        since: DateTime<Utc>,
+        windows: &Windows,
     ) -> Result<Batch<'a>> {
+        let since = windows.acks;
         let agents = queries::agent_states(conn).await?;
         let row = sqlx::query(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(number), 999) FROM tickets),
@@ -173,8 +182,69 @@ impl<'a> Batch<'a> {
             for row in rows {
                 batch.history.insert(row.get(0), (row.get(1), row.get(2)));
             }
+            batch.first_contacts(conn, senders, windows).await?;
         }
         Ok(batch)
+    }
+
+    /// Counts the first-contact acknowledgements already sent within their windows: in all,
+    /// and to the senders' domains. The rows read are bounded by the budgets themselves.
+    async fn first_contacts(
+        &mut self,
+        conn: &mut AnyConnection,
+        senders: &[&str],
+        windows: &Windows,
+    ) -> Result<()> {
+        if let Some(since) = windows.first_contact_total {
+            let row = sqlx::query(
+                "SELECT COUNT(*) FROM outbox WHERE first_contact = 1 AND created_at >= $1",
+            )
+            .bind(time_text(since))
+            .fetch_one(&mut *conn)
+            .await?;
+            self.first_contacts_total = u32::try_from(row.get::<i64, _>(0)).unwrap_or(u32::MAX);
+        }
+        if let Some(since) = windows.first_contact_domain {
+            let domains: Vec<String> = senders
+                .iter()
+                .map(|s| address_domain(s).to_ascii_lowercase())
+                .collect();
+            let rows = sqlx::query(Backend::of(conn).pick(
+                "SELECT d, COUNT(*) FROM
+                   (SELECT lower(substr(recipient, instr(recipient, '@') + 1)) AS d FROM outbox
+                    WHERE first_contact = 1 AND created_at >= $2)
+                 WHERE d IN (SELECT value FROM json_each($1)) GROUP BY d",
+                "SELECT d, COUNT(*) FROM
+                   (SELECT lower(split_part(recipient, '@', 2)) AS d FROM outbox
+                    WHERE first_contact = 1 AND created_at >= $2) f
+                 WHERE d IN (SELECT value FROM json_array_elements_text($1::json)) GROUP BY d",
+            ))
+            .bind(serde_json::to_string(&domains).unwrap_or_default())
+            .bind(time_text(since))
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                let count = u32::try_from(row.get::<i64, _>(1)).unwrap_or(u32::MAX);
+                self.first_contacts_by_domain.insert(row.get(0), count);
+            }
+        }
+        Ok(())
+    }
+
+    /// For an address the desk has never had a request from (no ticket, no recent ack): the
+    /// first-contact acknowledgements already sent; `None` for a known address.
+    pub(crate) fn first_contact(&self, address: &str) -> Option<FirstContacts> {
+        if self.acks.contains_key(address) || self.history.contains_key(address) {
+            return None;
+        }
+        Some(FirstContacts {
+            total: self.first_contacts_total,
+            domain: self
+                .first_contacts_by_domain
+                .get(&address_domain(address).to_ascii_lowercase())
+                .copied()
+                .unwrap_or(0),
+        })
     }
 
     /// The number the next new ticket will get.
@@ -356,7 +426,24 @@ impl<'a> Batch<'a> {
         if matches!(row.kind, "ack" | "added") {
             *self.acks.entry(row.recipient.clone()).or_default() += 1;
         }
-        self.rows.outbox.push((ticket_id, row, time_text(at)));
+        self.rows
+            .outbox
+            .push((ticket_id, row, time_text(at), false));
+    }
+
+    /// Queues the acknowledgement to a never-seen address: it also counts against the
+    /// first-contact budgets.
+    pub(crate) fn first_contact_ack(&mut self, ticket_id: i64, row: OutboxRow, at: DateTime<Utc>) {
+        self.first_contacts_total = self.first_contacts_total.saturating_add(1);
+        let domain = self
+            .first_contacts_by_domain
+            .entry(address_domain(&row.recipient).to_ascii_lowercase())
+            .or_default();
+        *domain = domain.saturating_add(1);
+        self.outbox(ticket_id, row, at);
+        if let Some(last) = self.rows.outbox.last_mut() {
+            last.3 = true;
+        }
     }
 
     /// Records what the guard held back.
@@ -516,12 +603,12 @@ impl<'a> Batch<'a> {
         .await?;
         insert_rows(
             c,
-            "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at)",
+            "INSERT INTO outbox (id, ticket_id, kind, recipient, message_id, subject, body, next_attempt_at, created_at, first_contact)",
             "",
-            9,
+            10,
             &rows.outbox,
             n / 2,
-            |q, (ticket, row, at)| {
+            |q, (ticket, row, at, first_contact)| {
                 q.bind(&row.id)
                     .bind(*ticket)
                     .bind(row.kind)
@@ -531,6 +618,7 @@ impl<'a> Batch<'a> {
                     .bind(&row.body)
                     .bind(at)
                     .bind(at)
+                    .bind(i64::from(*first_contact))
             },
         )
         .await?;

@@ -52,8 +52,8 @@ pub async fn dry_run_intake(
         Some(store) => {
             let mut conn = store.pool().acquire().await?;
             let senders: Vec<&str> = intake.from.as_deref().into_iter().collect();
-            let window_start = super::facts::ack_window_start(engine, now);
-            let batch = super::batch::Batch::start(&mut conn, &[], &senders, window_start).await?;
+            let windows = super::facts::Windows::at(engine, now);
+            let batch = super::batch::Batch::start(&mut conn, &[], &senders, &windows).await?;
             let facts = super::facts::gather(engine, &mut conn, &batch, &intake).await?;
             (facts, batch.next_number())
         }

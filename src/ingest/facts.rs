@@ -51,6 +51,10 @@ pub(crate) async fn gather(
         .as_deref()
         .map(|from| batch.sender(from))
         .unwrap_or_default();
+    let first_contact = intake
+        .from
+        .as_deref()
+        .and_then(|from| batch.first_contact(from));
 
     let bounced = if intake.reported_ids.is_empty() {
         None
@@ -70,6 +74,7 @@ pub(crate) async fn gather(
             named,
         },
         recent_acks,
+        first_contact,
         history,
         agents: batch.agents.clone(),
         bounced,
@@ -89,7 +94,28 @@ async fn by_number(
     }
 }
 
-/// The window start of the ack limit.
-pub(crate) fn ack_window_start(engine: &Engine, now: DateTime<Utc>) -> DateTime<Utc> {
-    now - chrono::Duration::from_std(engine.settings.desk.ack_limit_window).unwrap_or_default()
+/// Where the windows of the ack limit and of the first-contact budgets start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Windows {
+    /// The ack limit's.
+    pub(crate) acks: DateTime<Utc>,
+    /// The first-contact budget in all (`None`: no budget).
+    pub(crate) first_contact_total: Option<DateTime<Utc>>,
+    /// The first-contact budget per domain (`None`: no budget).
+    pub(crate) first_contact_domain: Option<DateTime<Utc>>,
+}
+
+impl Windows {
+    /// The windows as they stand at `now`.
+    pub(crate) fn at(engine: &Engine, now: DateTime<Utc>) -> Windows {
+        let desk = &engine.settings.desk;
+        let start = |window: std::time::Duration| {
+            now - chrono::Duration::from_std(window).unwrap_or_default()
+        };
+        Windows {
+            acks: start(desk.ack_limit_window),
+            first_contact_total: desk.first_contact_limit.map(|(_, w)| start(w)),
+            first_contact_domain: desk.first_contact_limit_per_domain.map(|(_, w)| start(w)),
+        }
+    }
 }

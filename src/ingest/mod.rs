@@ -298,8 +298,8 @@ async fn commit_together(
     let mut conn = store.pool().acquire().await?;
     // IMMEDIATE takes the write lock now: ticket numbers are handed out from memory.
     let mut tx = crate::store::begin_write(&mut conn).await?;
-    let window_start = facts::ack_window_start(engine, Utc::now());
-    let mut pending = batch::Batch::start(&mut tx, &keys, &senders, window_start).await?;
+    let windows = facts::Windows::at(engine, Utc::now());
+    let mut pending = batch::Batch::start(&mut tx, &keys, &senders, &windows).await?;
     let mut outcomes = Vec::with_capacity(inputs.len());
     for (input, prepared) in inputs.iter().zip(prepared) {
         outcomes.push(ingest_one(engine, &mut tx, &mut pending, input, prepared).await?);

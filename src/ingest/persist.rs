@@ -197,6 +197,11 @@ fn create(
     };
     let summary = analysis.summary_line();
     let access_token = compose::new_id();
+    // Asked before the ticket is written: afterwards the batch knows the address.
+    let first_contact = intake
+        .from
+        .as_deref()
+        .is_some_and(|from| batch.first_contact(from).is_some());
     let mut participants: Vec<String> = intake.from.iter().chain(&intake.cc).cloned().collect();
     if let Some(agent) = agent {
         participants.push(agent.email.clone());
@@ -262,6 +267,17 @@ fn create(
         );
     }
 
+    if ack_skipped.as_deref() == Some(crate::pipeline::FIRST_CONTACT_LIMIT) {
+        // A held acknowledgement is listed with the guard's other holds, never silent.
+        batch.suppressed(
+            intake.received_at,
+            intake.from.as_deref(),
+            &analysis.subject,
+            crate::pipeline::FIRST_CONTACT_LIMIT,
+            Some(ticket_id),
+            Some(raw_id),
+        );
+    }
     let sender = Sender::of(engine);
 
     if ack_skipped.is_none()
@@ -291,6 +307,7 @@ fn create(
             replying,
             now,
         ) {
+            Ok(row) if first_contact => batch.first_contact_ack(ticket_id, row, now),
             Ok(row) => batch.outbox(ticket_id, row, now),
             Err(e) => {
                 tracing::warn!(ticket = %reference, error = %e, "No acknowledgement could be built.");

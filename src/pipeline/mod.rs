@@ -29,6 +29,9 @@ pub struct StoreFacts {
     pub thread: ThreadFacts,
     /// Acknowledgements sent to this sender within the ack-limit window.
     pub recent_acks: u32,
+    /// For a sender the desk has never had a request from: the first-contact acks already
+    /// sent (`None`: a known sender).
+    pub first_contact: Option<FirstContacts>,
     /// The requester's earlier language and site.
     pub history: Option<(String, Option<String>)>,
     /// Agents' load and presence.
@@ -50,6 +53,42 @@ pub struct Desk<'a> {
     pub default_site: &'a str,
     /// At most this many acks per sender per window.
     pub ack_limit: u32,
+    /// Budgets for acknowledgements to addresses never seen before.
+    pub first_contact: FirstContactLimits,
+}
+
+/// Why an acknowledgement was held back by a first-contact budget.
+pub const FIRST_CONTACT_LIMIT: &str = "first-contact-limit";
+
+/// How many acknowledgements may go to never-seen addresses within their windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FirstContactLimits {
+    /// In all (`None`: no budget).
+    pub total: Option<u32>,
+    /// Per sender domain other than the desk's own (`None`: no budget).
+    pub per_domain: Option<u32>,
+}
+
+/// Acknowledgements already sent to never-seen addresses within the budgets' windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FirstContacts {
+    /// In all.
+    pub total: u32,
+    /// To the sender's domain.
+    pub domain: u32,
+}
+
+impl FirstContactLimits {
+    /// Whether one more acknowledgement to a never-seen `sender` would pass a budget.
+    fn exceeded(&self, sent: FirstContacts, sender: &str, own_addresses: &[String]) -> bool {
+        let domain = crate::domain::address_domain(sender);
+        let own_domain = !domain.is_empty()
+            && own_addresses
+                .iter()
+                .any(|own| crate::domain::address_domain(own).eq_ignore_ascii_case(domain));
+        self.total.is_some_and(|limit| sent.total >= limit)
+            || (!own_domain && self.per_domain.is_some_and(|limit| sent.domain >= limit))
+    }
 }
 
 /// What should happen to the intake.
@@ -238,6 +277,10 @@ fn plan(
         Some("rule".to_owned())
     } else if facts.recent_acks >= desk.ack_limit {
         Some("ack-limit".to_owned())
+    } else if let (Some(sent), Some(from)) = (facts.first_contact, intake.from.as_deref())
+        && desk.first_contact.exceeded(sent, from, desk.own_addresses)
+    {
+        Some(FIRST_CONTACT_LIMIT.to_owned())
     } else {
         None
     };

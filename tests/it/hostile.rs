@@ -123,7 +123,9 @@ fn everything_stored(desk: &TestDesk) -> String {
         }
     }
     if desk.db.is_postgres() {
-        for table in desk.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'") {
+        for table in
+            desk.query("SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public'")
+        {
             for row in desk.query(&format!("SELECT CAST(t AS TEXT) FROM {} t", table[0])) {
                 all.push_str(&row[0]);
             }

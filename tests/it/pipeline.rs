@@ -1,7 +1,9 @@
 //! The pipeline end to end through `ingest`: threading, duplicates, secrets, the ack limit,
 //! machine mail that rules turn into tickets, bounces of our acknowledgements, release.
 
-use crate::helpers::{TestDesk, request};
+use serde_json::{Value, json};
+
+use crate::helpers::{Line, TestDesk, request};
 
 #[test]
 fn an_ordinary_request_is_acknowledged_with_the_right_headers() {
@@ -587,4 +589,68 @@ fn inputs_in_one_batch_see_each_other() {
     assert_eq!(outcomes[3], ("new", Some("SD-1001"), None));
     assert_eq!(outcomes[4], ("new", Some("SD-1002"), None));
     assert_eq!(outcomes[5], ("new", Some("SD-1003"), Some("ack-limit")));
+}
+
+#[test]
+fn strangers_at_new_addresses_get_acks_only_within_the_first_contact_budgets() {
+    let desk = TestDesk::new();
+    let config = std::fs::read_to_string(desk.config()).expect("config");
+    let config = config.replacen(
+        "[desk]\n",
+        "[desk]\nfirst_contact_limit = \"3/1h\"\nfirst_contact_limit_per_domain = \"2/1h\"\n",
+        1,
+    );
+    std::fs::write(desk.config(), config).expect("config");
+    let mail = |i: usize, from: &str| {
+        desk.ingest_text(
+            &format!("{i}.eml"),
+            &request(from, &format!("Question {i}"), "Help.", &format!("fc{i}@x")),
+        )
+    };
+    let a = mail(1, "a@stranger.org");
+    let b = mail(2, "b@stranger.org");
+    let c = mail(3, "c@stranger.org");
+    // The desk's own domain is not held per domain: its people are whom the desk serves.
+    let own = mail(4, "new.hire@example.com");
+    let other = mail(5, "d@other.net");
+    let again = mail(6, "a@stranger.org");
+    let held = |line: &Line| line.reason.as_deref() == Some("first-contact-limit");
+    assert!(!held(&a) && !held(&b) && !held(&own), "{a:?} {b:?} {own:?}");
+    assert!(held(&c), "a third new address at one domain: {c:?}");
+    assert!(held(&other), "the fourth new address in all: {other:?}");
+    assert!(
+        !held(&again),
+        "a known sender is no first contact: {again:?}"
+    );
+    for line in [&a, &b, &c, &own, &other] {
+        assert_eq!(line.outcome, "new", "every request is a ticket: {line:?}");
+    }
+    let acks = desk.query("SELECT recipient FROM outbox WHERE kind = 'ack' ORDER BY recipient");
+    let acks: Vec<&str> = acks.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        acks,
+        [
+            "a@stranger.org",
+            "a@stranger.org",
+            "b@stranger.org",
+            "new.hire@example.com"
+        ]
+    );
+    // The held acknowledgements are listed with their tickets, never silent.
+    let listed = desk.run(&["suppressed", "--json"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let held_rows: Vec<Value> = listed
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &Value| v["reason"] == "first-contact-limit")
+        .collect();
+    assert_eq!(held_rows.len(), 2, "{listed}");
+    assert!(
+        held_rows.iter().any(|v| v["ticket"] == json!(c.ticket)),
+        "{listed}"
+    );
+    assert!(
+        held_rows.iter().any(|v| v["from"] == "d@other.net"),
+        "{listed}"
+    );
 }
