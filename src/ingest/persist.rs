@@ -61,10 +61,15 @@ pub(super) fn commit<'a>(
             &analysis.body,
             &intake.attachments,
         ))
-    } else if let Some(scrubbed) = super::raw_copy::kept_unparsed(&input.raw) {
+    } else if input.intake.is_none() && super::raw_copy::secret_unread(&input.raw) {
         // The analysis read no secret, yet the bytes hold one (a quoted part, a header of
-        // no known kind): the copy kept is the text without it.
-        Cow::Owned(scrubbed)
+        // no known kind): the redacted copy is kept, as for any secret.
+        Cow::Owned(super::redacted_copy(
+            &input.raw,
+            &analysis.subject,
+            &analysis.body,
+            &intake.attachments,
+        ))
     } else {
         Cow::Borrowed(input.raw.as_slice())
     };

@@ -72,6 +72,13 @@ fn copy_header(out: &mut String, raw: &[u8], header: &mail_parser::Header<'_>) {
             _ => value.split_whitespace().collect::<Vec<_>>().join(" "),
         };
         let redacted = crate::pipeline::secrets::redact(&decoded);
+        let named = crate::pipeline::secrets::redact(&format!("{name}: {decoded}")).found();
+        if named && !redacted.found() {
+            // The header's name says what its value is: none of the value is kept.
+            let name = crate::domain::one_line(name);
+            out.push_str(&format!("{name}: [removed]\r\n"));
+            return;
+        }
         if redacted.found() || crate::pipeline::secrets::redact(&value).found() {
             let clean = crate::pipeline::secrets::redact(&redacted.text).text;
             out.push_str(&format!("{name}: {}\r\n", encode_word(&clean)));
@@ -118,6 +125,54 @@ pub(super) fn redacted_record(raw: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&record).unwrap_or_default()
 }
 
+/// Whether the bytes of a mail hold a secret where people write that the analysis did not
+/// read: a quoted or alternative text part, or a header of no known kind (read with its
+/// name, which may be what says "password"). Machine headers, MIME boundaries and binary
+/// parts are not read: their long digit runs are ids, not card numbers.
+pub(super) fn secret_unread(raw: &[u8]) -> bool {
+    use crate::pipeline::secrets::{redact, scanned_header};
+    use mail_parser::{HeaderValue, PartType};
+    // The cheap pass first: most mail has nothing that could be a secret anywhere.
+    if !redact(&String::from_utf8_lossy(raw)).found() {
+        return false;
+    }
+    let Some(message) = mail_parser::MessageParser::default()
+        .default_header_text()
+        .parse(raw)
+    else {
+        return true;
+    };
+    let mut messages = vec![(message, 0)];
+    while let Some((message, depth)) = messages.pop() {
+        for header in message.headers() {
+            let name = header.name();
+            if !scanned_header(name) {
+                continue;
+            }
+            let value = match &header.value {
+                HeaderValue::Text(text) => text.to_string(),
+                HeaderValue::TextList(list) => list.join(", "),
+                _ => String::from_utf8_lossy(
+                    raw.get(header.offset_start as usize..header.offset_end as usize)
+                        .unwrap_or_default(),
+                )
+                .into_owned(),
+            };
+            if redact(&format!("{name}: {value}")).found() {
+                return true;
+            }
+        }
+        for part in message.parts.iter() {
+            match &part.body {
+                PartType::Text(text) | PartType::Html(text) if redact(text).found() => return true,
+                PartType::Message(inner) if depth < 8 => messages.push((inner.clone(), depth + 1)),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
 /// What is kept of an input that was not parsed (too large, not a message): the bytes as
 /// they came, unless a secret can be read in them; then their text without it.
 pub(super) fn kept_unparsed(raw: &[u8]) -> Option<Vec<u8>> {
@@ -140,6 +195,29 @@ fn encode_word(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_the_analysis_skips_are_found_and_machine_digits_are_not() {
+        // A card-like number (it passes the Luhn check) where only machines write.
+        let digits = "4111111111111111";
+        let machine = format!(
+            "From: a@example.com\r\nX-Exchange-Antispam-Report-Test: UriScan:({digits})\r\n\
+             Content-Type: multipart/mixed; boundary=\"=={digits}==\"\r\n\r\n\
+             --=={digits}==\r\nContent-Type: text/plain\r\n\r\nHello.\r\n\
+             --=={digits}==\r\nContent-Type: application/pdf\r\n\r\n/Widths [{digits} 667]\r\n\
+             --=={digits}==--\r\n"
+        );
+        assert!(!secret_unread(machine.as_bytes()));
+        // A password in the quoted alternative part, and one in a header named for it.
+        let quoted = "From: a@example.com\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n\
+                      --b\r\nContent-Type: text/plain\r\n\r\nThanks.\r\n\
+                      --b\r\nContent-Type: text/html\r\n\r\n<blockquote>Passwort: Geheim#2026</blockquote>\r\n--b--\r\n";
+        assert!(secret_unread(quoted.as_bytes()));
+        let named = "From: a@example.com\r\nX-Note password: Geheim#2026\r\n\r\nHi.\r\n";
+        assert!(secret_unread(named.as_bytes()));
+        let copy = String::from_utf8(redacted_copy(named.as_bytes(), "Hi", "Hi.", &[])).unwrap();
+        assert!(!copy.contains("Geheim"), "{copy}");
+    }
 
     #[test]
     fn the_copy_keeps_headers_and_drops_the_original_body() {

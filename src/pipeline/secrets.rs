@@ -179,8 +179,9 @@ fn machine_header(name: &str) -> bool {
         "mime-version",
         "date",
     ];
-    const PREFIXES: [&str; 7] = [
+    const PREFIXES: [&str; 8] = [
         "arc-",
+        "x-exchange-",
         "x-ms-",
         "x-microsoft-",
         "x-forefront-",

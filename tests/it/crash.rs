@@ -8,6 +8,8 @@ use crate::helpers::{TestDesk, request};
 #[test]
 fn killing_ingest_midway_then_rerunning_loses_and_duplicates_nothing() {
     let desk = TestDesk::new();
+    // 600 people new to the desk, each acknowledged once: no first-contact budget here.
+    desk.set_desk("first_contact_limit = \"off\"");
     let total = 600;
     for i in 0..total {
         desk.write_message(

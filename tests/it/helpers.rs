@@ -54,6 +54,13 @@ impl TestDesk {
         TestDesk { dir, db }
     }
 
+    /// Adds `lines` to the config's `[desk]` table.
+    pub(crate) fn set_desk(&self, lines: &str) {
+        let config = std::fs::read_to_string(self.config()).expect("config");
+        let config = config.replacen("[desk]\n", &format!("[desk]\n{lines}\n"), 1);
+        std::fs::write(self.config(), config).expect("config");
+    }
+
     pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }

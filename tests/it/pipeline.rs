@@ -594,13 +594,7 @@ fn inputs_in_one_batch_see_each_other() {
 #[test]
 fn strangers_at_new_addresses_get_acks_only_within_the_first_contact_budgets() {
     let desk = TestDesk::new();
-    let config = std::fs::read_to_string(desk.config()).expect("config");
-    let config = config.replacen(
-        "[desk]\n",
-        "[desk]\nfirst_contact_limit = \"3/1h\"\nfirst_contact_limit_per_domain = \"2/1h\"\n",
-        1,
-    );
-    std::fs::write(desk.config(), config).expect("config");
+    desk.set_desk("first_contact_limit = \"3/1h\"\nfirst_contact_limit_per_domain = \"2/1h\"");
     let mail = |i: usize, from: &str| {
         desk.ingest_text(
             &format!("{i}.eml"),

@@ -318,8 +318,10 @@ impl Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = TestDatabase::new(dir.path());
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // The suites acknowledge thousands of people new to the desk: no first-contact budget.
         let config = format!(
-            "[paths]\nrules = \"{rules}\"\ntemplates = \"{templates}\"\n\
+            "[desk]\nfirst_contact_limit = \"off\"\nfirst_contact_limit_per_domain = \"off\"\n\
+             [paths]\nrules = \"{rules}\"\ntemplates = \"{templates}\"\n\
              [database]\nurl = \"{database}\"\n\
              [web]\nlisten = \"127.0.0.1:0\"\n\
              [outbound]\n{outbound}\
